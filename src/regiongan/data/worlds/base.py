@@ -1,0 +1,221 @@
+"""The world interface: sampled parameters -> rendered image, part labels, attributes, class.
+
+A world is split into two explicit verbs so that tests and region methods can edit what was sampled:
+
+    params = world.sample_params(seed, indices)       # dict of arrays, one row per sample
+    images, labels = world.render(params, size, part_colors={"mouth": (255, 0, 0)})
+
+``sample`` and ``sample_batch`` are thin conveniences over these. Randomness: sample ``i`` of seed ``s``
+draws a fixed-length vector of uniforms from ``np.random.default_rng([s, i])`` and every parameter is a
+deterministic function of that vector, so batching never changes a sample.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["WorldSample", "World", "Params", "Draws", "check_positive", "check_nonnegative"]
+
+Params = dict[str, np.ndarray]
+"""Sampled world parameters: name -> array whose first axis is the batch ``[B, ...]``."""
+
+
+def check_positive(name: str, value: int) -> int:
+    """Return ``value`` as int, or raise a ValueError that says what was expected."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
+def check_nonnegative(name: str, value: int) -> int:
+    """Return ``value`` as int, or raise a ValueError (seeds and indices must be >= 0)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value} (seeds and indices index a random stream)")
+    return int(value)
+
+
+class Draws:
+    """Hands out columns of a ``[B, K]`` table of uniforms in [0, 1), in a fixed order.
+
+    Each call to :meth:`take` consumes the next columns, so a parameter always reads the same column of
+    the per-sample stream whatever values the other parameters took.
+    """
+
+    def __init__(self, table: np.ndarray):
+        self.table = table
+        self.used = 0
+
+    def take(self, n: int | None = None) -> np.ndarray:
+        """Next column ``[B]`` (``n`` is None) or next ``n`` columns ``[B, n]``."""
+        k = 1 if n is None else n
+        if self.used + k > self.table.shape[1]:
+            raise RuntimeError(
+                f"world needs more than {self.table.shape[1]} uniforms per sample; raise its num_uniforms"
+            )
+        cols = self.table[:, self.used : self.used + k]
+        self.used += k
+        return cols[:, 0] if n is None else cols
+
+    def uniform(self, low: float, high: float, n: int | None = None) -> np.ndarray:
+        """Uniform in ``[low, high)``: ``[B]`` or ``[B, n]``."""
+        return low + (high - low) * self.take(n)
+
+    def bernoulli(self, p: float | np.ndarray) -> np.ndarray:
+        """0/1 float64 ``[B]`` with probability ``p``."""
+        return (self.take() < p).astype(np.float64)
+
+    def choice(self, weights: Sequence[float]) -> np.ndarray:
+        """Index ``[B]`` int64 drawn with the given (unnormalised) weights."""
+        w = np.asarray(weights, np.float64)
+        edges = np.cumsum(w) / w.sum()
+        return np.minimum(np.searchsorted(edges, self.take(), side="right"), len(w) - 1).astype(np.int64)
+
+    def palette(self, colors: Sequence[Sequence[float]], jitter: float = 0.0, weights: Sequence[float] | None = None) -> np.ndarray:
+        """A colour ``[B, 3]`` in [0, 1] picked from ``colors`` (RGB 0-255) with +-``jitter`` per channel."""
+        table = np.asarray(colors, np.float64) / 255.0
+        idx = self.choice(weights if weights is not None else [1.0] * len(table))
+        rgb = table[idx] + jitter * (2.0 * self.take(3) - 1.0)
+        return np.clip(rgb, 0.0, 1.0)
+
+
+@dataclass
+class WorldSample:
+    """One rendered sample.
+
+    image: ``[H, W, 3]`` uint8; labels: ``[H, W]`` uint8 part ids (see ``World.part_names``);
+    attributes: ``[A]`` float32 (see ``World.attribute_names``); class_id: index into ``World.class_names``.
+    """
+
+    image: np.ndarray
+    labels: np.ndarray
+    attributes: np.ndarray
+    class_id: int
+
+
+class World(ABC):
+    """A procedural, part-annotated image distribution (see :mod:`regiongan.data.worlds`)."""
+
+    name: ClassVar[str]
+    part_names: ClassVar[tuple[str, ...]]  # index = label id; 0 is the backmost part
+    attribute_names: ClassVar[tuple[str, ...]]
+    class_names: ClassVar[tuple[str, ...]]
+    num_uniforms: ClassVar[int]  # length of each sample's random vector
+
+    # -- the two verbs ----------------------------------------------------------------------------------------
+    def sample_params(self, seed: int, indices: Sequence[int] | np.ndarray) -> Params:
+        """Draw parameters for samples ``indices`` of stream ``seed``: dict of ``[B, ...]`` arrays."""
+        seed = check_nonnegative("seed", seed)
+        idx = [check_nonnegative("index", int(i)) for i in np.asarray(indices, np.int64).reshape(-1)]
+        if not idx:
+            raise ValueError("indices must hold at least one sample index")
+        table = np.stack([np.random.default_rng([seed, i]).random(self.num_uniforms) for i in idx])
+        return self._params_from_uniforms(Draws(table))
+
+    @abstractmethod
+    def _params_from_uniforms(self, draws: Draws) -> Params:
+        """Map a ``[B, num_uniforms]`` table of uniforms to parameters (vectorised over B)."""
+
+    @abstractmethod
+    def _render(self, params: Params, size: int, part_colors: Mapping[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Render ``[B, size, size, 3]`` uint8 images and ``[B, size, size]`` uint8 labels."""
+
+    @abstractmethod
+    def attributes(self, params: Params) -> np.ndarray:
+        """``[B, A]`` float32 attribute vectors (order of ``attribute_names``)."""
+
+    @abstractmethod
+    def class_ids(self, params: Params) -> np.ndarray:
+        """``[B]`` int64 class ids."""
+
+    def render(
+        self,
+        params: Params,
+        size: int = 64,
+        part_colors: Mapping[str, Sequence[float]] | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Render parameters into images ``[B, size, size, 3]`` uint8 and labels ``[B, size, size]`` uint8.
+
+        part_colors: optional ``{part_name: (r, g, b)}`` with 0-255 values. Every layer of that part is
+        painted in that flat colour, so only pixels showing the part change (up to its one-pixel
+        anti-aliased border). Lighting is still applied on top.
+        """
+        size = check_positive("size", size)
+        return self._render(params, size, self._part_color_ids(part_colors))
+
+    # -- conveniences ---------------------------------------------------------------------------------------
+    def sample(
+        self, seed: int, index: int, size: int = 64, part_colors: Mapping[str, Sequence[float]] | None = None
+    ) -> WorldSample:
+        """Sample ``index`` of stream ``seed``; identical to that element of :meth:`sample_batch`."""
+        size = check_positive("size", size)
+        index = check_nonnegative("index", index)
+        images, labels, attributes, class_ids = self.sample_batch(seed, index, 1, size, part_colors)
+        return WorldSample(images[0], labels[0], attributes[0], int(class_ids[0]))
+
+    def sample_batch(
+        self,
+        seed: int,
+        start: int,
+        count: int,
+        size: int = 64,
+        part_colors: Mapping[str, Sequence[float]] | None = None,
+        chunk: int = 64,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Samples ``start .. start+count-1`` of stream ``seed``.
+
+        Returns images ``[B, size, size, 3]`` uint8, labels ``[B, size, size]`` uint8, attributes
+        ``[B, A]`` float32 and class ids ``[B]`` int64. ``chunk`` bounds how many samples are rendered
+        at once (memory / cache use); it never changes the result.
+        """
+        start = check_nonnegative("start", start)
+        count = check_positive("count", count)
+        size = check_positive("size", size)
+        chunk = check_positive("chunk", chunk)
+        return self.sample_indices(seed, np.arange(start, start + count), size, part_colors, chunk)
+
+    def sample_indices(
+        self,
+        seed: int,
+        indices: Sequence[int] | np.ndarray,
+        size: int = 64,
+        part_colors: Mapping[str, Sequence[float]] | None = None,
+        chunk: int = 64,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Like :meth:`sample_batch` for arbitrary (e.g. shuffled) indices ``[B]``."""
+        size = check_positive("size", size)
+        chunk = check_positive("chunk", chunk)
+        indices = np.asarray(indices, np.int64).reshape(-1)
+        colors = self._part_color_ids(part_colors)
+        out_i, out_l, out_a, out_c = [], [], [], []
+        for lo in range(0, len(indices), chunk):
+            params = self.sample_params(seed, indices[lo : lo + chunk])
+            images, labels = self._render(params, size, colors)
+            out_i.append(images)
+            out_l.append(labels)
+            out_a.append(self.attributes(params))
+            out_c.append(self.class_ids(params))
+        if not out_i:
+            raise ValueError("indices must hold at least one sample index")
+        return np.concatenate(out_i), np.concatenate(out_l), np.concatenate(out_a), np.concatenate(out_c)
+
+    def _part_color_ids(self, part_colors: Mapping[str, Sequence[float]] | None) -> dict[int, np.ndarray]:
+        out: dict[int, np.ndarray] = {}
+        for name, rgb in (part_colors or {}).items():
+            if name not in self.part_names:
+                raise ValueError(f"unknown part {name!r} for world {self.name!r}; parts are {list(self.part_names)}")
+            arr = np.asarray(rgb, np.float64).reshape(-1)
+            if arr.shape != (3,) or np.any(arr < 0) or np.any(arr > 255):
+                raise ValueError(f"colour for part {name!r} must be (r, g, b) with 0-255 values, got {rgb!r}")
+            out[self.part_names.index(name)] = (arr / 255.0).astype(np.float32)
+        return out
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, parts={len(self.part_names)}, classes={len(self.class_names)})"

@@ -1,0 +1,652 @@
+"""StyleGAN2 (Karras et al. 2020) with spatial control points.
+
+The architecture and parameter names follow NVlabs' stylegan2-ada-pytorch ``training/networks.py``
+exactly (mapping with optional class embedding and ``w_avg``, truncation with cutoff, skip / resnet / orig
+synthesis, ``conv_clamp``, const / random / no noise), so that real checkpoints load by name and reproduce
+their outputs. On top of that every style may be spatial (METHODS.md §1):
+
+    y = D ⊙ conv(W, x ⊙ S)        S: style map at the input resolution, D: demodulation map at the output
+
+For a vector style ``s`` this is the ordinary modulated convolution with ``d_o = (Σ_{i,k} (W_oik s_i)² + ε)^-½``.
+Two implementations of the vector case exist: ``"reference"`` modulates the weights per sample and runs a
+grouped convolution (NVlabs' fused path), ``"fast"`` scales the input and runs one plain convolution with
+shared weights (channels_last, optionally bf16, which this class of CPU runs several times faster).
+Both are tested to agree.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal, Sequence
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..ops.activations import bias_act
+from ..ops.filters import make_filter, upfirdn2d, upsample2d
+from ..ops.masks import resize_mask
+from .base import BlendedStyle, ControlPoint, NoiseMode, Precision, Style, SynthesisOutput
+
+__all__ = ["StyleGAN2", "MappingNetwork", "SynthesisNetwork", "Implementation"]
+
+Implementation = Literal["fast", "reference"]
+_DEMOD_EPS = 1e-8
+
+
+def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Scale each row of ``[N, C]`` to unit mean square."""
+    return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
+
+
+class FullyConnectedLayer(nn.Module):
+    """Equalised-learning-rate linear layer (weights stored as ``N(0, 1) / lr_multiplier``)."""
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        activation: str = "linear",
+        lr_multiplier: float = 1.0,
+        bias_init: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.activation = activation
+        self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full([out_features], float(bias_init))) if bias else None
+        self.weight_gain = lr_multiplier / math.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``[N, in] -> [N, out]``."""
+        w = self.weight * self.weight_gain
+        b = self.bias * self.bias_gain if self.bias is not None else None
+        if self.activation == "linear" and b is not None:
+            return torch.addmm(b.unsqueeze(0), x, w.t())
+        return bias_act(x.matmul(w.t()), b, activation=self.activation)
+
+
+class MappingNetwork(nn.Module):
+    """``z [N, z_dim]`` (+ ``c [N, c_dim]``) -> ``ws [N, num_ws, w_dim]`` with truncation."""
+
+    def __init__(
+        self,
+        z_dim: int,
+        c_dim: int,
+        w_dim: int,
+        num_ws: int,
+        num_layers: int = 8,
+        embed_features: int | None = None,
+        layer_features: int | None = None,
+        activation: str = "lrelu",
+        lr_multiplier: float = 0.01,
+        w_avg_beta: float = 0.995,
+    ) -> None:
+        super().__init__()
+        self.z_dim, self.c_dim, self.w_dim, self.num_ws = z_dim, c_dim, w_dim, num_ws
+        self.num_layers = num_layers
+        self.w_avg_beta = w_avg_beta
+        if embed_features is None:
+            embed_features = w_dim
+        if c_dim == 0:
+            embed_features = 0
+        if layer_features is None:
+            layer_features = w_dim
+        features = [z_dim + embed_features] + [layer_features] * (num_layers - 1) + [w_dim]
+        if c_dim > 0:
+            self.embed = FullyConnectedLayer(c_dim, embed_features)
+        for idx in range(num_layers):
+            layer = FullyConnectedLayer(
+                features[idx], features[idx + 1], activation=activation, lr_multiplier=lr_multiplier
+            )
+            setattr(self, f"fc{idx}", layer)
+        self.register_buffer("w_avg", torch.zeros([w_dim]))
+
+    def forward(
+        self,
+        z: torch.Tensor | None,
+        c: torch.Tensor | None,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+    ) -> torch.Tensor:
+        """-> ``ws [N, num_ws, w_dim]``; truncation lerps the first ``truncation_cutoff`` ws to ``w_avg``."""
+        parts = []
+        if self.z_dim > 0:
+            assert z is not None and z.ndim == 2 and z.shape[1] == self.z_dim, f"z must be [N, {self.z_dim}]"
+            parts.append(normalize_2nd_moment(z.to(torch.float32)))
+        if self.c_dim > 0:
+            assert c is not None and c.ndim == 2 and c.shape[1] == self.c_dim, f"c must be [N, {self.c_dim}]"
+            parts.append(normalize_2nd_moment(self.embed(c.to(torch.float32))))
+        x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        for idx in range(self.num_layers):
+            x = getattr(self, f"fc{idx}")(x)
+        ws = x.unsqueeze(1).repeat(1, self.num_ws, 1)
+        if truncation_psi != 1:
+            cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
+            ws = torch.cat([self.w_avg.lerp(ws[:, :cutoff], truncation_psi), ws[:, cutoff:]], dim=1)
+        return ws
+
+
+# --------------------------------------------------------------------------------------------------
+# The modulated convolution: one function for vector, spatial and blended styles.
+
+
+def _demodulation(weight: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+    """d for style vectors ``[..., C_in]`` -> ``[..., C_out]``: ``(Σ_{i,k} (W_oik s_i)² + ε)^-½``."""
+    wsq = weight.square().sum(dim=[2, 3])  # [O, I]
+    return (styles.square() @ wsq.t() + _DEMOD_EPS).rsqrt()
+
+
+@dataclass
+class _ResolvedStyle:
+    """A style turned into what the convolution needs: input scale and output demodulation.
+
+    scale: ``[N, C_in, 1, 1]`` or ``[N, C_in, h_in, w_in]``; demod: same layout over C_out or None;
+    vector: the style vector when the style is spatially constant (enables the grouped reference path).
+    """
+
+    scale: torch.Tensor
+    demod: torch.Tensor | None
+    vector: torch.Tensor | None
+
+
+def _resolve_style(
+    style: Style,
+    weight: torch.Tensor,
+    in_res: int,
+    out_res: int,
+    demodulate: bool,
+    gain: float,
+    name: str,
+) -> _ResolvedStyle:
+    """Check a style against its control point and compute the input scale and demodulation."""
+    out_ch, in_ch = weight.shape[:2]
+    if isinstance(style, BlendedStyle):
+        s, m = style.styles, style.masks
+        if s.shape[-1] != in_ch:
+            raise ValueError(f"{name}: BlendedStyle has {s.shape[-1]} channels, the layer expects {in_ch}")
+        m = m.to(s.dtype)
+        scale = torch.einsum("nkc,nkhw->nchw", s, resize_mask(m, in_res, in_res)) * gain
+        demod = None
+        if demodulate:
+            d = _demodulation(weight, s)  # [N, K, O]
+            demod = torch.einsum("nko,nkhw->nohw", d, resize_mask(m, out_res, out_res))
+        return _ResolvedStyle(scale, demod, None)
+    if style.ndim == 2:
+        if style.shape[1] != in_ch:
+            raise ValueError(f"{name}: style has {style.shape[1]} channels, the layer expects {in_ch}")
+        demod = _demodulation(weight, style)[:, :, None, None] if demodulate else None
+        return _ResolvedStyle(style[:, :, None, None] * gain, demod, style)
+    if style.ndim == 4:
+        if style.shape[1] != in_ch or style.shape[2] != style.shape[3] or style.shape[2] not in (in_res, out_res):
+            raise ValueError(
+                f"{name}: a spatial style must be [N, {in_ch}, {out_res}, {out_res}] (layer resolution), "
+                f"got {tuple(style.shape)}"
+            )
+        demod = None
+        if demodulate:
+            # Per-pixel demodulation of the local style: a 1x1 convolution of S² with Σ_k W².
+            wsq = weight.square().sum(dim=[2, 3])[:, :, None, None]
+            smap = resize_mask(style, out_res, out_res) if style.shape[2] != out_res else style
+            demod = (F.conv2d(smap.square(), wsq) + _DEMOD_EPS).rsqrt()
+        scale = resize_mask(style, in_res, in_res) if style.shape[2] != in_res else style
+        return _ResolvedStyle(scale * gain, demod, None)
+    raise ValueError(f"{name}: a style must be [N, C], [N, C, h, w] or a BlendedStyle, got {tuple(style.shape)}")
+
+
+def _conv(x: torch.Tensor, weight: torch.Tensor, up: int, filt: torch.Tensor, groups: int = 1) -> torch.Tensor:
+    """Plain convolution with 'same' padding, or transposed-conv ×2 upsampling followed by the FIR filter.
+
+    x: ``[N, C_in*groups, H, W]``; weight: ``[O*groups, C_in, k, k]``.
+    """
+    k = weight.shape[-1]
+    if up == 1:
+        return F.conv2d(x, weight, padding=k // 2, groups=groups)
+    if k == 1:
+        return F.conv2d(upsample2d(x, filt, up), weight, groups=groups)
+    # Transposed convolution (stride 2) then blur; padding chosen so that H -> 2H (NVlabs conv2d_resample).
+    o_total, i_per_group = weight.shape[:2]
+    w = weight.reshape(groups, o_total // groups, i_per_group, k, k).transpose(1, 2)
+    w = w.reshape(groups * i_per_group, o_total // groups, k, k)
+    fw = filt.shape[-1]
+    p0 = (k // 2) + (fw + up - 1) // 2 - (k - 1)
+    p1 = (k // 2) + (fw - up) // 2 - (k - up)
+    x = F.conv_transpose2d(x, w, stride=up, groups=groups)
+    return upfirdn2d(x, filt, padding=(p0, p1, p0, p1), gain=up * up)
+
+
+def modulated_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    style: _ResolvedStyle,
+    up: int,
+    filt: torch.Tensor,
+    impl: Implementation,
+) -> torch.Tensor:
+    """``D ⊙ conv(W, x ⊙ S)``. x: ``[N, C_in, H, W]`` -> ``[N, C_out, H*up, W*up]``."""
+    n = x.shape[0]
+    if impl == "reference" and style.vector is not None:
+        # Per-sample modulated weights and one grouped convolution (NVlabs' fused path).
+        s = style.scale.reshape(n, 1, -1, 1, 1)
+        w = weight.unsqueeze(0) * s
+        if style.demod is not None:
+            w = w * style.demod.reshape(n, -1, 1, 1, 1)
+        w = w.reshape(-1, *weight.shape[1:])
+        y = _conv(x.reshape(1, -1, *x.shape[2:]), w, up, filt, groups=n)
+        return y.reshape(n, -1, *y.shape[2:])
+    y = _conv(x * style.scale.to(x.dtype), weight.to(x.dtype), up, filt)
+    if style.demod is not None:
+        y = y * style.demod.to(y.dtype)
+    return y
+
+
+# --------------------------------------------------------------------------------------------------
+# Layers (names and parameters as in NVlabs networks.py).
+
+
+class SynthesisLayer(nn.Module):
+    """Modulated 3×3 convolution (optionally ×2 upsampling) + noise + bias + lrelu (+ clamp)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        kernel_size: int = 3,
+        up: int = 1,
+        use_noise: bool = True,
+        activation: str = "lrelu",
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.resolution, self.up, self.use_noise = resolution, up, use_noise
+        self.activation, self.conv_clamp = activation, conv_clamp
+        self.register_buffer("resample_filter", make_filter(resample_filter))
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
+        if use_noise:
+            self.register_buffer("noise_const", torch.randn([resolution, resolution]))
+            self.noise_strength = nn.Parameter(torch.zeros([]))
+        self.bias = nn.Parameter(torch.zeros([out_channels]))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        style: Style,
+        noise: torch.Tensor | None,
+        impl: Implementation,
+        name: str,
+        gain: float = 1.0,
+    ) -> torch.Tensor:
+        """x ``[N, C_in, R/up, R/up]`` -> ``[N, C_out, R, R]``; noise ``[N|1, 1, R, R]`` unscaled or None."""
+        in_res = self.resolution // self.up
+        weight = self.weight
+        if x.dtype != torch.float32:
+            weight = weight.to(x.dtype)
+        rs = _resolve_style(style, self.weight, in_res, self.resolution, True, 1.0, name)
+        x = modulated_conv2d(x, weight, rs, self.up, self.resample_filter, impl)
+        if noise is not None and self.use_noise:
+            x = x + (noise * self.noise_strength).to(x.dtype)
+        act_gain = math.sqrt(2.0) * gain if self.activation == "lrelu" else gain
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        return bias_act(x, self.bias, activation=self.activation, gain=act_gain, clamp=clamp)
+
+
+class ToRGBLayer(nn.Module):
+    """Modulated 1×1 convolution without demodulation, + bias (+ clamp)."""
+
+    def __init__(
+        self, in_channels: int, out_channels: int, w_dim: int, resolution: int, conv_clamp: float | None = None
+    ) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels, self.resolution = in_channels, out_channels, resolution
+        self.conv_clamp = conv_clamp
+        self.affine = FullyConnectedLayer(w_dim, in_channels, bias_init=1)
+        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, 1, 1]))
+        self.bias = nn.Parameter(torch.zeros([out_channels]))
+        self.weight_gain = 1 / math.sqrt(in_channels)
+
+    def forward(self, x: torch.Tensor, style: Style, impl: Implementation, name: str) -> torch.Tensor:
+        """``[N, C_in, R, R] -> [N, img_channels, R, R]`` (in the parameters' dtype, e.g. float32)."""
+        rs = _resolve_style(style, self.weight, self.resolution, self.resolution, False, self.weight_gain, name)
+        weight = self.weight.to(x.dtype)
+        y = modulated_conv2d(x, weight, rs, 1, torch.empty(0), impl)
+        return bias_act(y.to(self.bias.dtype), self.bias, clamp=self.conv_clamp)
+
+
+class Conv2dLayer(nn.Module):
+    """Plain equalised convolution; used as the resnet skip (1×1, ×2 upsampling, no bias)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int,
+        bias: bool = True,
+        up: int = 1,
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.up, self.conv_clamp = up, conv_clamp
+        self.register_buffer("resample_filter", make_filter(resample_filter))
+        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
+        self.bias = nn.Parameter(torch.zeros([out_channels])) if bias else None
+        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size * kernel_size)
+
+    def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+        """``[N, C_in, H, W] -> [N, C_out, H*up, W*up]``."""
+        w = (self.weight * self.weight_gain).to(x.dtype)
+        x = _conv(x, w, self.up, self.resample_filter)
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        return bias_act(x, self.bias, gain=gain, clamp=clamp)
+
+
+class SynthesisBlock(nn.Module):
+    """One resolution: (const | upsampling conv0) + conv1, and a ToRGB for skip outputs."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        w_dim: int,
+        resolution: int,
+        img_channels: int,
+        is_last: bool,
+        architecture: str = "skip",
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.in_channels, self.resolution, self.is_last = in_channels, resolution, is_last
+        self.architecture = architecture
+        self.register_buffer("resample_filter", make_filter(resample_filter))
+        if in_channels == 0:
+            self.const = nn.Parameter(torch.randn([out_channels, resolution, resolution]))
+        else:
+            self.conv0 = SynthesisLayer(
+                in_channels, out_channels, w_dim, resolution, up=2,
+                resample_filter=resample_filter, conv_clamp=conv_clamp,
+            )  # fmt: skip
+        self.conv1 = SynthesisLayer(
+            out_channels, out_channels, w_dim, resolution, resample_filter=resample_filter, conv_clamp=conv_clamp
+        )
+        self.has_torgb = is_last or architecture == "skip"
+        if self.has_torgb:
+            self.torgb = ToRGBLayer(out_channels, img_channels, w_dim, resolution, conv_clamp=conv_clamp)
+        if in_channels != 0 and architecture == "resnet":
+            self.skip = Conv2dLayer(
+                in_channels, out_channels, kernel_size=1, bias=False, up=2, resample_filter=resample_filter
+            )
+
+    def layer_names(self) -> list[str]:
+        """Names of this block's control points, in ``ws`` order."""
+        names = [] if self.in_channels == 0 else ["conv0"]
+        names.append("conv1")
+        if self.has_torgb:
+            names.append("torgb")
+        return names
+
+
+class SynthesisNetwork(nn.Module):
+    """Blocks ``b4 … b{img_resolution}``; turns per-layer styles into an image."""
+
+    def __init__(
+        self,
+        w_dim: int,
+        img_resolution: int,
+        img_channels: int,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        channels: dict[int, int] | None = None,
+        architecture: str = "skip",
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+    ) -> None:
+        super().__init__()
+        log2 = int(np.log2(img_resolution))
+        if img_resolution < 4 or 2**log2 != img_resolution:
+            raise ValueError(f"img_resolution must be a power of two >= 4, got {img_resolution}")
+        if architecture not in ("orig", "skip", "resnet"):
+            raise ValueError(f"architecture must be 'orig', 'skip' or 'resnet', got {architecture!r}")
+        self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
+        self.block_resolutions = [2**i for i in range(2, log2 + 1)]
+        self.channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
+        if channels:
+            self.channels.update({int(k): int(v) for k, v in channels.items()})
+        self.num_ws = 0
+        for res in self.block_resolutions:
+            in_ch = self.channels[res // 2] if res > 4 else 0
+            block = SynthesisBlock(
+                in_ch, self.channels[res], w_dim, res, img_channels, is_last=(res == img_resolution),
+                architecture=architecture, resample_filter=resample_filter, conv_clamp=conv_clamp,
+            )  # fmt: skip
+            self.num_ws += (0 if in_ch == 0 else 1) + 1
+            if res == img_resolution:
+                self.num_ws += 1
+            setattr(self, f"b{res}", block)
+
+    def blocks(self) -> list[tuple[int, SynthesisBlock]]:
+        return [(res, getattr(self, f"b{res}")) for res in self.block_resolutions]
+
+
+class StyleGAN2(nn.Module):
+    """StyleGAN2 generator implementing :class:`regiongan.generators.base.Generator`.
+
+    Constructor arguments are the config (saved as ``config.json``). Parameter names match NVlabs'
+    ``Generator`` state dict (``mapping.fc0.weight``, ``synthesis.b8.conv0.affine.weight`` …).
+    """
+
+    model_type = "stylegan2"
+
+    def __init__(
+        self,
+        z_dim: int = 512,
+        c_dim: int = 0,
+        w_dim: int = 512,
+        img_resolution: int = 256,
+        img_channels: int = 3,
+        mapping_layers: int = 8,
+        mapping_lr_multiplier: float = 0.01,
+        mapping_embed_features: int | None = None,
+        mapping_layer_features: int | None = None,
+        channel_base: int = 32768,
+        channel_max: int = 512,
+        channels: dict[int, int] | None = None,
+        architecture: str = "skip",
+        resample_filter: Sequence[float] = (1, 3, 3, 1),
+        conv_clamp: float | None = None,
+        w_avg_beta: float = 0.995,
+    ) -> None:
+        super().__init__()
+        self.config: dict[str, Any] = dict(
+            z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
+            mapping_layers=mapping_layers, mapping_lr_multiplier=mapping_lr_multiplier,
+            mapping_embed_features=mapping_embed_features, mapping_layer_features=mapping_layer_features,
+            channel_base=channel_base, channel_max=channel_max,
+            channels={int(k): int(v) for k, v in channels.items()} if channels else None,
+            architecture=architecture, resample_filter=list(resample_filter), conv_clamp=conv_clamp,
+            w_avg_beta=w_avg_beta,
+        )  # fmt: skip
+        self.z_dim, self.c_dim, self.w_dim = z_dim, c_dim, w_dim
+        self.img_resolution, self.img_channels = img_resolution, img_channels
+        self.synthesis = SynthesisNetwork(
+            w_dim, img_resolution, img_channels, channel_base=channel_base, channel_max=channel_max,
+            channels=channels, architecture=architecture, resample_filter=resample_filter, conv_clamp=conv_clamp,
+        )  # fmt: skip
+        self.num_ws = self.synthesis.num_ws
+        self.mapping = MappingNetwork(
+            z_dim, c_dim, w_dim, self.num_ws, num_layers=mapping_layers, embed_features=mapping_embed_features,
+            layer_features=mapping_layer_features, lr_multiplier=mapping_lr_multiplier, w_avg_beta=w_avg_beta,
+        )  # fmt: skip
+        self._points = self._build_control_points()
+
+    # ---------------------------------------------------------------- interface
+    def map(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+    ) -> torch.Tensor:
+        """``z [N, z_dim]`` (+ one-hot ``c [N, c_dim]``) -> ``ws [N, num_ws, w_dim]``."""
+        if z.ndim != 2 or z.shape[1] != self.z_dim:
+            raise ValueError(f"z must be [N, {self.z_dim}], got {tuple(z.shape)}")
+        if self.c_dim > 0 and (c is None or c.shape != (z.shape[0], self.c_dim)):
+            got = None if c is None else tuple(c.shape)
+            raise ValueError(f"this model is class-conditional: c must be [N, {self.c_dim}], got {got}")
+        if truncation_cutoff is not None and not 0 <= truncation_cutoff <= self.num_ws:
+            raise ValueError(f"truncation_cutoff must be in [0, {self.num_ws}], got {truncation_cutoff}")
+        return self.mapping(z, c if self.c_dim > 0 else None, truncation_psi, truncation_cutoff)
+
+    def truncate(self, ws: torch.Tensor, psi: float | torch.Tensor) -> torch.Tensor:
+        """``w̄ + ψ (w − w̄)`` for ``ws [N, num_ws, w_dim]``; ψ a number or a tensor broadcastable to ws."""
+        return self.mapping.w_avg + (ws - self.mapping.w_avg) * psi
+
+    @torch.no_grad()
+    def update_w_avg(self, ws: torch.Tensor) -> None:
+        """Training: move ``w_avg`` towards the batch mean of ``ws [N, num_ws|1, w_dim]``."""
+        self.mapping.w_avg.copy_(ws[:, 0].mean(dim=0).lerp(self.mapping.w_avg, self.mapping.w_avg_beta))
+
+    def control_points(self) -> list[ControlPoint]:
+        """Every modulated layer, in the order of :meth:`styles`."""
+        return list(self._points)
+
+    def styles(self, ws: torch.Tensor) -> list[torch.Tensor]:
+        """``ws [N, num_ws, w_dim]`` -> per control point the affine output ``[N, C_in]``."""
+        if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
+            raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
+        return [self._layer(p.name).affine(ws[:, p.w_index]) for p in self._points]
+
+    def make_noise(
+        self, batch: int, mode: NoiseMode = "random", generator: torch.Generator | None = None
+    ) -> list[torch.Tensor | None]:
+        """One unscaled noise map ``[N, 1, R, R]`` per conv control point (None for mode ``"none"``)."""
+        out: list[torch.Tensor | None] = []
+        device = self.mapping.w_avg.device
+        for p in self._points:
+            if p.kind != "conv":
+                continue
+            layer = self._layer(p.name)
+            if mode == "none":
+                out.append(None)
+            elif mode == "const":
+                out.append(layer.noise_const[None, None].expand(batch, 1, -1, -1))
+            elif mode == "random":
+                r = p.resolution
+                out.append(torch.randn([batch, 1, r, r], generator=generator, device=device))
+            else:
+                raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {mode!r}")
+        return out
+
+    def synthesize(
+        self,
+        styles: Sequence[Style],
+        noise_mode: NoiseMode = "const",
+        generator: torch.Generator | None = None,
+        return_features: bool = False,
+        noise: Sequence[torch.Tensor | None] | None = None,
+        precision: Precision = "fp32",
+        impl: Implementation = "fast",
+    ) -> SynthesisOutput:
+        """Styles, one per control point -> image ``[N, img_channels, R, R]`` (float32).
+
+        noise: per conv control point an unscaled map ``[N|1, 1, R, R]`` or None (then ``noise_mode`` is
+        used for that layer). precision ``"bf16"`` runs the convolutions in bfloat16, channels_last.
+        """
+        if len(styles) != len(self._points):
+            raise ValueError(f"expected {len(self._points)} styles (one per control point), got {len(styles)}")
+        if precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        if impl not in ("fast", "reference"):
+            raise ValueError(f"impl must be 'fast' or 'reference', got {impl!r}")
+        n = _batch_of(styles[0])
+        num_conv = sum(p.kind == "conv" for p in self._points)
+        if noise is not None and len(noise) != num_conv:
+            raise ValueError(f"expected {num_conv} noise maps (one per conv layer), got {len(noise)}")
+        default_noise = self.make_noise(n, noise_mode, generator) if noise_mode != "none" else [None] * num_conv
+        noise_list = [default_noise[i] if noise is None or noise[i] is None else noise[i] for i in range(num_conv)]
+
+        dtype = torch.bfloat16 if precision == "bf16" else self.mapping.w_avg.dtype
+        fmt = torch.channels_last if (precision == "bf16" or impl == "fast") else torch.contiguous_format
+        features: dict[str, torch.Tensor] = {}
+        x: torch.Tensor | None = None
+        img: torch.Tensor | None = None
+        si = ni = 0
+        with torch.autocast("cpu", enabled=False):
+            for res, block in self.synthesis.blocks():
+                if block.in_channels == 0:
+                    x = block.const.to(dtype).unsqueeze(0).expand(n, -1, -1, -1).contiguous(memory_format=fmt)
+                    x = block.conv1(x, styles[si], noise_list[ni], impl, f"b{res}.conv1")
+                    self._record(features, return_features, f"b{res}.conv1", x)
+                    si, ni = si + 1, ni + 1
+                else:
+                    assert x is not None
+                    y = block.skip(x, gain=math.sqrt(0.5)) if hasattr(block, "skip") else None
+                    x = block.conv0(x, styles[si], noise_list[ni], impl, f"b{res}.conv0")
+                    self._record(features, return_features, f"b{res}.conv0", x)
+                    gain = math.sqrt(0.5) if y is not None else 1.0
+                    x = block.conv1(x, styles[si + 1], noise_list[ni + 1], impl, f"b{res}.conv1", gain=gain)
+                    if y is not None:
+                        x = y + x
+                    self._record(features, return_features, f"b{res}.conv1", x)
+                    si, ni = si + 2, ni + 2
+                if img is not None:
+                    img = upsample2d(img, block.resample_filter)
+                if block.has_torgb:
+                    rgb = block.torgb(x, styles[si], impl, f"b{res}.torgb")
+                    img = rgb if img is None else img + rgb
+                    si += 1
+        assert img is not None
+        return SynthesisOutput(image=img.contiguous(), features=features)
+
+    def forward(
+        self,
+        z: torch.Tensor,
+        c: torch.Tensor | None = None,
+        truncation_psi: float = 1.0,
+        truncation_cutoff: int | None = None,
+        noise_mode: NoiseMode = "const",
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Convenience: ``z -> image [N, img_channels, R, R]``."""
+        ws = self.map(z, c, truncation_psi, truncation_cutoff)
+        return self.synthesize(self.styles(ws), noise_mode=noise_mode, generator=generator).image
+
+    # ---------------------------------------------------------------- helpers
+    def _layer(self, name: str) -> nn.Module:
+        block, layer = name.split(".")
+        return getattr(getattr(self.synthesis, block), layer)
+
+    @staticmethod
+    def _record(features: dict[str, torch.Tensor], enabled: bool, name: str, x: torch.Tensor) -> None:
+        if enabled:
+            features[name] = x.float().contiguous()
+
+    def _build_control_points(self) -> list[ControlPoint]:
+        points = []
+        w_idx = 0
+        for res, block in self.synthesis.blocks():
+            for i, lname in enumerate(block.layer_names()):
+                layer = getattr(block, lname)
+                kind = "torgb" if lname == "torgb" else "conv"
+                in_res = res // 2 if lname == "conv0" else res
+                points.append(
+                    ControlPoint(
+                        name=f"b{res}.{lname}", kind=kind, resolution=res, in_resolution=in_res,
+                        channels=layer.in_channels, out_channels=layer.out_channels, w_index=w_idx + i,
+                    )  # fmt: skip
+                )
+            w_idx += len(block.layer_names()) - (1 if block.has_torgb else 0)
+        return points
+
+
+def _batch_of(style: Style) -> int:
+    return style.styles.shape[0] if isinstance(style, BlendedStyle) else style.shape[0]
