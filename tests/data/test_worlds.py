@@ -307,3 +307,15 @@ def test_world_dataset_works_with_dataloader():
     assert batch["image"].shape == (4, 3, 32, 32)
     assert batch["labels"].shape == (4, 32, 32)
     assert batch["class_id"].shape == (4,)
+
+
+def test_render_rejects_params_that_are_not_from_sample_params():
+    world = get_world("faces")
+    params = world.sample_params(0, range(2))
+    del params["iris"]
+    with pytest.raises(ValueError, match=r"missing keys \['iris'\]"):
+        world.render(params)
+    params = world.sample_params(0, range(2))
+    params["iris"] = params["iris"][:1]
+    with pytest.raises(ValueError, match="same leading batch size"):
+        world.render(params)

@@ -22,7 +22,7 @@ from .nvidia import config_from_nvidia_kwargs
 from .nvidia_pickle import load_nvidia_generator, looks_like_nvidia_pickle  # noqa: E402
 from .rosinality import convert_rosinality_state, is_rosinality_state
 
-__all__ = ["load_model", "detect_format", "list_models", "shipped_model_dir", "FORMATS"]
+__all__ = ["load_model", "detect_format", "list_models", "shipped_model_dir", "FORMATS", "MODELS_DIR"]
 
 FORMATS = ("regiongan", "nvidia-pkl", "nvidia-state", "rosinality")
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"

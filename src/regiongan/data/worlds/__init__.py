@@ -1,26 +1,48 @@
-"""Procedural, part-annotated worlds: training data and ground-truth label maps."""
+"""Procedural, part-annotated worlds: our training data and the ground truth for region methods.
+
+Every world renders anti-aliased images together with exact part-label maps, attribute vectors and a
+class id, deterministically per ``(seed, index)``::
+
+    from regiongan.data.worlds import get_world
+    faces = get_world("faces")                       # or "scenes"; list_worlds() names them all
+    s = faces.sample(seed=0, index=7, size=64)        # WorldSample(image, labels, attributes, class_id)
+    images, labels, attrs, classes = faces.sample_batch(seed=0, start=0, count=256, size=64)
+
+    # Edit what was sampled, or recolour one part, and render again:
+    params = faces.sample_params(0, [7])              # dict of [B, ...] arrays
+    params["iris"][:] = (0.1, 0.6, 0.9)               # both eyes share one iris colour
+    images, labels = faces.render(params, 64, part_colors={"mouth": (255, 0, 0)})
+
+``sample(seed, i)`` always equals element ``i - start`` of ``sample_batch(seed, start, ...)``: each sample
+reads its own random stream ``np.random.default_rng([seed, i])`` and the renderer treats samples
+independently. Part, attribute and class names are documented in :mod:`.faces` and :mod:`.scenes`;
+rendering (signed distances, one-pixel coverage ramps, label-consistent compositing) in :mod:`.raster`.
+``WorldDataset`` wraps a world as a ``torch.utils.data.Dataset``.
+"""
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from .base import Params, World, WorldSample
+from .dataset import WorldDataset
 from .faces import FacesWorld
 from .scenes import ScenesWorld
-from .dataset import WorldDataset
 
-_WORLDS: dict[str, type[World]] = {"faces": FacesWorld, "scenes": ScenesWorld}
+_WORLDS = MappingProxyType({"faces": FacesWorld, "scenes": ScenesWorld})  # read-only registry
 
 
 def list_worlds() -> list[str]:
-    """Names accepted by :func:`get_world`."""
+    """Names accepted by :func:`get_world`, sorted."""
     return sorted(_WORLDS)
 
 
 def get_world(name: str) -> World:
-    """A world by name; unknown names raise a ValueError that lists the available ones."""
+    """A new world instance by name; unknown names raise a ValueError listing the available worlds."""
     try:
         return _WORLDS[name]()
-    except KeyError:
+    except (KeyError, TypeError):
         raise ValueError(f"unknown world {name!r}; available worlds: {', '.join(list_worlds())}") from None
 
 
-__all__ = ["WorldDataset", "World", "WorldSample", "Params", "FacesWorld", "ScenesWorld", "get_world", "list_worlds"]
+__all__ = ["World", "WorldSample", "Params", "WorldDataset", "FacesWorld", "ScenesWorld", "get_world", "list_worlds"]

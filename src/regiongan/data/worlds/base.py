@@ -13,6 +13,7 @@ deterministic function of that vector, so batching never changes a sample.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ClassVar, Mapping, Sequence
 
@@ -148,7 +149,21 @@ class World(ABC):
         anti-aliased border). Lighting is still applied on top.
         """
         size = check_positive("size", size)
+        self._check_params(params)
         return self._render(params, size, self._part_color_ids(part_colors))
+
+    def _check_params(self, params: Params) -> None:
+        expected = set(self.sample_params(0, [0]))
+        given = set(params) if isinstance(params, Mapping) else set()
+        if given != expected:
+            missing, extra = sorted(expected - given), sorted(given - expected)
+            raise ValueError(
+                f"params for world {self.name!r} must be a dict from sample_params(); "
+                f"missing keys {missing}, unexpected keys {extra}"
+            )
+        sizes = {k: np.shape(v)[0] if np.ndim(v) else None for k, v in params.items()}
+        if len(set(sizes.values())) != 1 or None in sizes.values():
+            raise ValueError(f"every params array must have the same leading batch size, got {sizes}")
 
     # -- conveniences ---------------------------------------------------------------------------------------
     def sample(
@@ -168,18 +183,18 @@ class World(ABC):
         size: int = 64,
         part_colors: Mapping[str, Sequence[float]] | None = None,
         chunk: int = 64,
+        workers: int = 1,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Samples ``start .. start+count-1`` of stream ``seed``.
 
         Returns images ``[B, size, size, 3]`` uint8, labels ``[B, size, size]`` uint8, attributes
-        ``[B, A]`` float32 and class ids ``[B]`` int64. ``chunk`` bounds how many samples are rendered
-        at once (memory / cache use); it never changes the result.
+        ``[B, A]`` float32 and class ids ``[B]`` int64. ``chunk`` bounds how many samples are rendered at
+        once (memory and cache use); ``workers > 1`` renders chunks on that many threads (numpy releases
+        the GIL in its loops). Neither ever changes the result.
         """
         start = check_nonnegative("start", start)
         count = check_positive("count", count)
-        size = check_positive("size", size)
-        chunk = check_positive("chunk", chunk)
-        return self.sample_indices(seed, np.arange(start, start + count), size, part_colors, chunk)
+        return self.sample_indices(seed, np.arange(start, start + count), size, part_colors, chunk, workers)
 
     def sample_indices(
         self,
@@ -188,23 +203,29 @@ class World(ABC):
         size: int = 64,
         part_colors: Mapping[str, Sequence[float]] | None = None,
         chunk: int = 64,
+        workers: int = 1,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Like :meth:`sample_batch` for arbitrary (e.g. shuffled) indices ``[B]``."""
         size = check_positive("size", size)
         chunk = check_positive("chunk", chunk)
+        workers = check_positive("workers", workers)
         indices = np.asarray(indices, np.int64).reshape(-1)
+        if len(indices) == 0:
+            raise ValueError("indices must hold at least one sample index")
         colors = self._part_color_ids(part_colors)
-        out_i, out_l, out_a, out_c = [], [], [], []
-        for lo in range(0, len(indices), chunk):
+
+        def render_chunk(lo: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             params = self.sample_params(seed, indices[lo : lo + chunk])
             images, labels = self._render(params, size, colors)
-            out_i.append(images)
-            out_l.append(labels)
-            out_a.append(self.attributes(params))
-            out_c.append(self.class_ids(params))
-        if not out_i:
-            raise ValueError("indices must hold at least one sample index")
-        return np.concatenate(out_i), np.concatenate(out_l), np.concatenate(out_a), np.concatenate(out_c)
+            return images, labels, self.attributes(params), self.class_ids(params)
+
+        starts = range(0, len(indices), chunk)
+        if workers > 1 and len(starts) > 1:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                parts = list(pool.map(render_chunk, starts))
+        else:
+            parts = [render_chunk(lo) for lo in starts]
+        return tuple(np.concatenate(arrays) for arrays in zip(*parts))  # type: ignore[return-value]
 
     def _part_color_ids(self, part_colors: Mapping[str, Sequence[float]] | None) -> dict[int, np.ndarray]:
         out: dict[int, np.ndarray] = {}

@@ -114,7 +114,14 @@ def _col(a: np.ndarray) -> np.ndarray:
 
 
 class FacesWorld(World):
-    """Cartoon faces (see the module docstring for parts and attributes)."""
+    """Cartoon faces (see the module docstring for parts and attributes).
+
+    ``sample_params`` returns arrays with a leading batch axis that :meth:`render` reads. Colours
+    (``skin, hair, iris, lip, frame, hat, clothing, background, background2``) are ``[B, 3]`` RGB in
+    [0, 1]; flags (``has_*``, ``glasses_round``, ``hat_beanie``, ``teeth``, ...) are 0/1; ``hair_style``
+    and ``nose_style`` index ``HAIR_STYLES`` / ``NOSE_STYLES``; ``light`` is ``[B, 2]``; ``gaze`` is
+    ``[B, 2]`` in [-1, 1]; geometry (``eye_r``, ``mouth_w``, ...) is in image units at scale 1.
+    """
 
     name = "faces"
     part_names = PART_NAMES
@@ -161,7 +168,7 @@ class FacesWorld(World):
         p["brow_arch"] = d.uniform(0.0, 0.4)
         p["brow_tilt"] = d.uniform(-0.3, 0.3)
 
-        p["nose_style"] = d.choice([1, 1, 1, 1])
+        p["nose_style"] = d.choice([1, 1, 1, 1])  # index into NOSE_STYLES
         p["nose_size"] = d.uniform(0.032, 0.042)
         p["nose_v"] = d.uniform(0.085, 0.105)
 
@@ -205,7 +212,6 @@ class FacesWorld(World):
         hair_style = np.where((p["has_hat"] > 0) & (hair_style == 3), 1, hair_style)
         p["fringe_curve"] = np.where(p["has_hat"] > 0, np.maximum(p["fringe_curve"], 3.5), p["fringe_curve"])
         p["hair_style"] = hair_style
-        p["nose_style"] = p["nose_style"]
         return p
 
     def attributes(self, params: Params) -> np.ndarray:
@@ -232,235 +238,281 @@ class FacesWorld(World):
     # Rendering
     # ---------------------------------------------------------------------------------------------------
     def _render(self, params: Params, size: int, part_colors: Mapping[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        p = params
-        batch = len(p["scale"])
-        canvas = Canvas(batch, size, part_colors)
-        frame = _FaceFrame(canvas, p)
-        c = {k: np.asarray(v, F32) for k, v in p.items() if k in _COLOURS}
-        skin = c["skin"]
-        hair = c["hair"]
-
-        # Background: solid or linear gradient along a random direction.
-        full = canvas.full_window()
-        t = (full.x - F32(0.5)) * _col(_cos(p["background_dir"])) + (full.y - F32(0.5)) * _col(_sin(p["background_dir"]))
-        t = np.clip(F32(0.5) + F32(0.9) * t, 0.0, 1.0) * _col(p["background_gradient"])
-        bg = c["background"][:, None, None, :] + t[..., None] * (c["background2"] - c["background"])[:, None, None, :]
-        canvas.fill(bg, BG)
-
-        rx, ry = frame.v("head_rx"), frame.v("head_ry")
-        head_rx, head_ry = p["head_rx"], p["head_ry"]
-        neck_w = frame.v("neck_w")
-
-        # Neck, then clothing over its base.
-        w, u, v = frame.window(0.0, head_ry * 0.45 + 0.16, p["neck_w"] + 0.03, half_height=head_ry * 0.25 + 0.19)
-        if w is not None:
-            d = sd_box(u, v - (ry * F32(0.45) + F32(0.16)), neck_w, ry * F32(0.25) + F32(0.16), F32(0.02))
-            canvas.paint(w, NECK, frame.px(d), skin * F32(0.86))
-        top = head_ry + 0.07
-        w, u, v = frame.window(0.0, top + 0.25, 0.5)
-        if w is not None:
-            top32 = _col(top)
-            d = sd_ellipse(u, v - (top32 + F32(0.22)), frame.v("shoulder_w"), F32(0.22))
-            round_hole = sd_ellipse(u, v - top32, neck_w * F32(1.25), F32(0.045))
-            v_hole = (v - top32 - F32(0.1) + np.abs(u) * F32(1.4)) / F32(1.72)
-            hole = np.where(_col(p["v_neck"]) > 0, np.minimum(v_hole, round_hole), round_hole)
-            d = np.maximum(d, -hole)
-            canvas.paint(w, CLOTHING, frame.px(d), c["clothing"])
-            collar = np.maximum(ring(hole, F32(0.009)), d)
-            canvas.paint(w, CLOTHING, frame.px(collar), c["clothing"] * F32(0.75))
-
-        hair_style = p["hair_style"]
-        is_long = (hair_style == 2).astype(np.float64)
-
-        # Long hair falls behind the head onto the shoulders, parted around the neck.
-        if is_long.any():
-            w, u, v = frame.window(0.0, 0.08, head_ry + 0.12)
-            if w is not None:
-                half = (ry + F32(0.17)) * F32(0.5)  # panel from the head centre down onto the shoulders
-                d = np.minimum(sd_box(u, v - half, rx + F32(0.05), half, F32(0.06)),
-                               sd_ellipse(u, v, rx + F32(0.05), ry + F32(0.035)))
-                gap = sd_box(u, v - (ry * F32(0.75) + F32(0.3)), neck_w + F32(0.01), F32(0.3), F32(0.01))
-                d = np.maximum(d, -gap)
-                canvas.paint(w, HAIR, frame.px(d), hair * F32(0.8), opacity=is_long)
-
-        # Ears (behind the head, so only their outer halves show).
-        ear_v = p["eye_v"] + 0.035
-        w, u, v = frame.window(0.0, ear_v, head_rx + 0.07, half_height=0.08)
-        if w is not None:
-            au = np.abs(u) - rx + F32(0.005)
-            ev = v - _col(ear_v)
-            canvas.paint(w, EARS, frame.px(sd_ellipse(au, ev, F32(0.042), F32(0.058))), skin * F32(0.96),
-                         opacity=p["has_ears"])
-            inner = sd_ellipse(au - F32(0.012), ev, F32(0.018), F32(0.032))
-            canvas.paint(w, EARS, frame.px(inner), skin * F32(0.78), opacity=p["has_ears"])
-
-        # Head: egg-shaped ellipse with a thin darker outline.
-        w, u, v = frame.window(0.0, 0.0, max(float(head_ry.max()), float(head_rx.max())) + 0.03)
-        if w is not None:
-            taper = F32(1.0) - frame.v("chin_taper") * np.clip(v / ry, 0.0, 1.0)
-            head = sd_ellipse(u / taper, v, rx, ry)
-            canvas.paint(w, SKIN, frame.px(head - F32(0.011)), skin * F32(0.72))
-            canvas.paint(w, SKIN, frame.px(head), skin)
-
-        # Blush under the eyes (translucent, keeps the skin label).
-        blush_v = p["eye_v"] + p["eye_r"] + 0.045
-        w, u, v = frame.window(0.0, blush_v, 0.2, half_height=0.04)
-        if w is not None:
-            d = sd_ellipse(np.abs(u) - frame.v("eye_dx") - F32(0.015), v - _col(blush_v), F32(0.036), F32(0.02))
-            pink = skin + (np.asarray([1.0, 0.45, 0.5], F32) - skin) * F32(0.5)
-            canvas.paint(w, SKIN, frame.px(d), pink, opacity=0.55 * p["has_blush"], relabel=False)
-
-        # Beard: lower face below a line that rises towards the sideburns.
-        if p["has_beard"].any():
-            w, u, v = frame.window(0.0, 0.1, head_rx + 0.03, half_height=head_ry - 0.05 + 0.04)
-            if w is not None:
-                taper = F32(1.0) - frame.v("chin_taper") * np.clip(v / ry, 0.0, 1.0)
-                outer = sd_ellipse(u / taper, v - F32(0.012), rx + F32(0.012), ry + F32(0.02))
-                line = frame.v("nose_v") + F32(0.025) - F32(1.3) * u * u
-                d = np.maximum(outer, line - v)
-                canvas.paint(w, BEARD, frame.px(d), hair * F32(0.9), opacity=p["has_beard"])
-
-        # Nose: one of four shapes, slightly darker than the skin.
-        ns = frame.v("nose_size")
-        w, u, v = frame.window(0.0, p["nose_v"], 0.05)
-        if w is not None:
-            nv = v - frame.v("nose_v")
-            style = frame.v("nose_style")
-            button = sd_circle(u, nv, ns * F32(0.7))
-            oval = sd_ellipse(u, nv, ns * F32(0.5), ns * F32(0.95))
-            side = (np.abs(u) * F32(1.2) - (nv + ns) * F32(0.75)) / F32(1.415)
-            triangle = np.maximum(side, nv - ns * F32(0.45)) - F32(0.004)
-            wide = sd_ellipse(u, nv, ns * F32(0.95), ns * F32(0.65))
-            d = np.where(style == 0, button, np.where(style == 1, oval, np.where(style == 2, triangle, wide)))
-            nose_col = skin * np.asarray([0.76, 0.66, 0.64], F32)
-            canvas.paint(w, NOSE, frame.px(d), nose_col)
-            nostrils = sd_circle(np.abs(u) - ns * F32(0.42), nv - ns * F32(0.12), ns * F32(0.2))
-            canvas.paint(w, NOSE, frame.px(nostrils), nose_col * F32(0.6), opacity=(p["nose_style"] == 3) * 1.0)
-
-        # Mouth: lens between two parabolas (closed = thin), lips around it, teeth and tongue inside.
-        openness = frame.v("mouth_open")
-        mw = frame.v("mouth_w")
-        sag = frame.v("mouth_smile") * mw * F32(0.5)
-        open_h = F32(0.013) + F32(0.075) * openness
-        w, u, v = frame.window(0.0, p["mouth_v"] + 0.02, 0.1, half_height=0.08)
-        if w is not None:
-            mv = v - frame.v("mouth_v")
-            inner = sd_between_curves(u, mv, mw, sag, sag + open_h)
-            lip_t = F32(0.0075) + F32(0.004) * openness
-            canvas.paint(w, MOUTH, frame.px(inner - lip_t), c["lip"])
-            is_open = (p["mouth_open"] > 0).astype(F32)
-            inside = c["lip"] * F32(0.45) + (np.asarray([0.32, 0.06, 0.1], F32) - c["lip"] * F32(0.45)) * is_open[:, None]
-            canvas.paint(w, MOUTH, frame.px(inner), inside)
-            t = u / mw
-            upper = sag * (F32(1.0) - t * t)
-            teeth = np.maximum(inner, mv - upper - open_h * F32(0.38))
-            canvas.paint(w, MOUTH, frame.px(teeth), np.full((batch, 3), 0.97, F32), opacity=is_open * p["teeth"])
-            tongue = np.maximum(inner, sd_circle(u, mv - sag - open_h * F32(1.05), mw * F32(0.55)))
-            canvas.paint(w, MOUTH, frame.px(tongue), np.tile(np.asarray([[0.9, 0.42, 0.48]], F32), (batch, 1)),
-                         opacity=is_open * (p["mouth_open"] > 0.45))
-
-        # Eyes: both evaluated at once in mirrored coordinates (|u|); the side picks the label.
-        er = frame.v("eye_r")
-        ery = er * (F32(0.15) + F32(0.85) * frame.v("eye_open"))
-        w, u, v = frame.window(0.0, p["eye_v"], p["eye_dx"] + p["eye_r"] + 0.03, half_height=p["eye_r"] + 0.03)
-        if w is not None:
-            side = np.where(u < 0, F32(-1.0), F32(1.0))
-            label = np.where(u < 0, np.uint8(EYE_L), np.uint8(EYE_R))
-            eu = np.abs(u) - frame.v("eye_dx")
-            ev = v - frame.v("eye_v")
-            sclera = sd_ellipse(eu, ev, er, ery)
-            lash = np.asarray([0.13, 0.08, 0.09], F32)
-            canvas.paint(w, label, frame.px(sd_ellipse(eu, ev + F32(0.003), er + F32(0.009), ery + F32(0.011))),
-                         np.tile(lash, (batch, 1)))
-            canvas.paint(w, label, frame.px(sclera), np.full((batch, 3), 0.98, F32))
-            gx = frame.v_col(p["gaze"][:, 0]) * er * F32(0.32) * side
-            gy = frame.v_col(p["gaze"][:, 1]) * er * F32(0.22)
-            iu = eu - gx
-            iv = ev - gy
-            iris_r = er * F32(0.7)
-            canvas.paint(w, label, frame.px(np.maximum(sd_circle(iu, iv, iris_r), sclera)), c["iris"])
-            canvas.paint(w, label, frame.px(np.maximum(sd_circle(iu, iv, iris_r * F32(0.4)), sclera)),
-                         np.tile(np.asarray([0.06, 0.05, 0.07], F32), (batch, 1)))
-            # Highlight on the same side of both eyes (light comes from one place).
-            hl = sd_circle(iu + side * iris_r * F32(0.42), iv + iris_r * F32(0.42), iris_r * F32(0.26))
-            canvas.paint(w, label, frame.px(np.maximum(hl, sclera)), np.ones((batch, 3), F32))
-
-        # Hair: a cap above a (possibly spiky, tilted) hairline, plus bun, curls or long side locks.
-        if (hair_style != 0).any():
-            w, u, v = frame.window(0.0, -0.06, head_ry + 0.14)
-            if w is not None:
-                puff = frame.v("hair_puff")
-                curly = _col(hair_style == 4)
-                puff = puff + curly * F32(0.02)
-                cap = sd_ellipse(u, v + puff * F32(0.6), rx + puff, ry + puff)
-                bangs = frame.v("bangs_amp") * triangle_wave(u * frame.v("bangs_freq") + frame.v("bangs_phase"))
-                hairline = frame.v("fringe_v") + frame.v("fringe_curve") * u * u + frame.v("fringe_tilt") * u - bangs
-                d = np.maximum(cap, v - hairline)
-                # Long hair: side locks from the temples down past the jaw (they hide the ears).
-                lock_w = np.where(_col(hair_style == 2), F32(0.038), F32(-1.0))
-                locks = sd_box(np.abs(u) - rx + F32(0.012), v - F32(0.04), lock_w, ry * F32(0.55) + F32(0.04), F32(0.03))
-                d = np.minimum(d, locks)
-                bun_r = np.where(_col(hair_style == 3), frame.v("bun_r"), F32(-1.0))
-                d = np.minimum(d, sd_circle(u, v + ry + bun_r * F32(0.35), bun_r))
-                curl_r = np.where(curly > 0, frame.v("curl_r"), F32(-1.0))
-                for cu, cv in _CURL_DIRS:
-                    d = np.minimum(d, sd_circle(u - (rx + F32(0.012)) * F32(cu), v - (ry + F32(0.012)) * F32(cv) + F32(0.02), curl_r))
-                canvas.paint(w, HAIR, frame.px(d), hair, opacity=(hair_style != 0) * 1.0)
-
-        # Eyebrows: short arched strokes above each eye, mirrored tilt, hair colour.
-        brow_v = p["eye_v"] - p["eye_r"] * (0.15 + 0.85 * p["eye_open"]) - p["brow_gap"]
-        w, u, v = frame.window(0.0, brow_v, p["eye_dx"] + 0.08, half_height=0.075)
-        if w is not None:
-            bl = frame.v("brow_len")
-            bu = np.abs(u) - frame.v("eye_dx")
-            bv = v - frame.v_col(brow_v) + frame.v("brow_tilt") * bu
-            arch = frame.v("brow_arch") * (bu * bu / bl - bl)
-            d = sd_segment(bu, bv - arch, -bl, F32(0.0), bl, F32(0.0), frame.v("brow_thick"))
-            canvas.paint(w, BROWS, frame.px(d), hair * F32(0.68))
-
-        # Hat: beanie with band and pompom, or a brimmed hat.
-        if p["has_hat"].any():
-            w, u, v = frame.window(0.0, -0.2, head_rx + 0.12, half_height=0.2)
-            if w is not None:
-                hb = frame.v("hat_bottom")
-                beanie_body = np.maximum(sd_ellipse(u, v + F32(0.012), rx + F32(0.032), ry + F32(0.035)), v - hb)
-                band = np.maximum(beanie_body, hb - F32(0.045) - v)
-                pompom = np.where(_col(p["hat_pompom"]) > 0, sd_circle(u, v + ry + F32(0.05), F32(0.04)), F32(1.0))
-                brim = sd_ellipse(u, v - hb, rx + F32(0.085), F32(0.026))
-                crown = sd_box(u, v - hb + F32(0.1), rx * F32(0.82), F32(0.1), F32(0.035))
-                brim_band = np.maximum(crown, np.abs(v - hb + F32(0.03)) - F32(0.016))
-                beanie = _col(p["hat_beanie"]) > 0
-                hat_d = np.where(beanie, np.minimum(beanie_body, pompom), np.minimum(brim, crown))
-                band_d = np.where(beanie, band, brim_band)
-                canvas.paint(w, HAT, frame.px(hat_d), c["hat"], opacity=p["has_hat"])
-                canvas.paint(w, HAT, frame.px(band_d), c["hat"] * F32(0.7), opacity=p["has_hat"])
-
-        # Glasses: rims around both eyes, bridge and temples. Lenses stay clear.
-        if p["has_glasses"].any():
-            w, u, v = frame.window(0.0, p["eye_v"], head_rx + 0.03, half_height=p["eye_r"] * 1.6 + 0.03)
-            if w is not None:
-                gr = er * F32(1.42) + F32(0.006)
-                au = np.abs(u)
-                eu = au - frame.v("eye_dx")
-                ev = v - frame.v("eye_v")
-                rim_shape = np.where(_col(p["glasses_round"]) > 0, sd_circle(eu, ev, gr),
-                                     sd_box(eu, ev, gr * F32(1.08), gr * F32(0.82), gr * F32(0.4)))
-                t = F32(0.0105)
-                rims = ring(rim_shape, t)
-                inner_x = frame.v("eye_dx") - gr
-                bridge = sd_segment(au, ev, F32(-0.01), F32(-0.008), inner_x + F32(0.004), F32(-0.004), t)
-                temple = sd_segment(au, ev, frame.v("eye_dx") + gr * F32(0.95), F32(-0.01), rx + F32(0.01), F32(-0.02), t)
-                d = np.minimum(np.minimum(rims, bridge), temple)
-                canvas.paint(w, GLASSES, frame.px(d), c["frame"], opacity=p["has_glasses"])
-
+        canvas = Canvas(len(params["scale"]), size, part_colors)
+        f = _FaceFrame(canvas, params)
+        _paint_background(f)
+        _paint_neck_and_clothing(f)
+        _paint_long_hair_behind(f.subset(params["hair_style"] == 2))
+        _paint_ears(f.subset(params["has_ears"] > 0))
+        _paint_head(f)
+        _paint_blush(f.subset(params["has_blush"] > 0))
+        _paint_beard(f.subset(params["has_beard"] > 0))
+        _paint_nose(f)
+        _paint_mouth(f)
+        _paint_eyes(f)
+        _paint_hair(f)
+        _paint_eyebrows(f)
+        _paint_hat(f.subset(params["has_hat"] > 0))
+        _paint_glasses(f.subset(params["has_glasses"] > 0))
         # Global directional lighting, shared by every part.
-        lx = _col(p["light"][:, 0])
-        ly = _col(p["light"][:, 1])
-        shade = F32(1.0) + F32(2.0) * ((full.x - _col(p["pos_x"])) * lx + (full.y - _col(p["pos_y"])) * ly)
+        full = canvas.full_window()
+        shade = F32(1.0) + F32(2.0) * ((full.x - f.v("pos_x")) * f.col(params["light"][:, 0])
+                                       + (full.y - f.v("pos_y")) * f.col(params["light"][:, 1]))
         return canvas.finish(shade)
 
 
-_COLOURS = {"skin", "hair", "iris", "lip", "frame", "hat", "clothing", "background", "background2"}
+# -------------------------------------------------------------------------------------------------------------
+# Parts, back to front. Each takes a face frame (all samples, or the subset that has the part; None if none).
+# Lengths are face units (image units at scale 1); v points down the face.
+# -------------------------------------------------------------------------------------------------------------
+def _paint_background(f: _FaceFrame) -> None:
+    """Solid colour or a linear gradient along a random direction."""
+    full = f.canvas.full_window()
+    direction = f.p["background_dir"]
+    t = (full.x - F32(0.5)) * f.col(_cos(direction)) + (full.y - F32(0.5)) * f.col(_sin(direction))
+    t = np.clip(F32(0.5) + F32(0.9) * t, 0.0, 1.0) * f.v("background_gradient")
+    c0, c1 = f.rgb("background"), f.rgb("background2")
+    f.canvas.fill(c0[:, None, None, :] + t[..., None] * (c1 - c0)[:, None, None, :], BG)
+
+
+def _paint_neck_and_clothing(f: _FaceFrame) -> None:
+    ry, neck_w, skin = f.v("head_ry"), f.v("neck_w"), f.rgb("skin")
+    head_ry = f.p["head_ry"]
+    w, u, v = f.window(0.0, head_ry * 0.45 + 0.16, f.p["neck_w"] + 0.03, head_ry * 0.25 + 0.19)
+    if w is not None:
+        d = sd_box(u, v - (ry * F32(0.45) + F32(0.16)), neck_w, ry * F32(0.25) + F32(0.16), F32(0.02))
+        f.paint(w, NECK, d, skin * F32(0.86))
+    # Shoulders: a wide ellipse below the chin with a round or V neckline and a darker collar.
+    w, u, v = f.window(0.0, head_ry + 0.32, 0.5)
+    if w is not None:
+        top = ry + F32(0.07)
+        d = sd_ellipse(u, v - (top + F32(0.22)), f.v("shoulder_w"), F32(0.22))
+        round_hole = sd_ellipse(u, v - top, neck_w * F32(1.25), F32(0.045))
+        v_hole = (v - top - F32(0.1) + np.abs(u) * F32(1.4)) / F32(1.72)
+        hole = np.where(f.v("v_neck") > 0, np.minimum(v_hole, round_hole), round_hole)
+        d = np.maximum(d, -hole)
+        f.paint(w, CLOTHING, d, f.rgb("clothing"))
+        f.paint(w, CLOTHING, np.maximum(ring(hole, F32(0.009)), d), f.rgb("clothing") * F32(0.75))
+
+
+def _paint_long_hair_behind(f: _FaceFrame | None) -> None:
+    """Long hair falls behind the head onto the shoulders, parted around the neck."""
+    if f is None:
+        return
+    rx, ry = f.v("head_rx"), f.v("head_ry")
+    w, u, v = f.window(0.0, 0.08, f.p["head_ry"] + 0.12)
+    if w is not None:
+        half = (ry + F32(0.17)) * F32(0.5)  # panel from the head centre down onto the shoulders
+        d = np.minimum(sd_box(u, v - half, rx + F32(0.05), half, F32(0.06)),
+                       sd_ellipse(u, v, rx + F32(0.05), ry + F32(0.035)))
+        gap = sd_box(u, v - (ry * F32(0.75) + F32(0.3)), f.v("neck_w") + F32(0.01), F32(0.3), F32(0.01))
+        f.paint(w, HAIR, np.maximum(d, -gap), f.rgb("hair") * F32(0.8))
+
+
+def _paint_ears(f: _FaceFrame | None) -> None:
+    """Ears sit behind the head, so only their outer halves show."""
+    if f is None:
+        return
+    ear_v = f.p["eye_v"] + 0.035
+    w, u, v = f.window(0.0, ear_v, f.p["head_rx"] + 0.07, 0.08)
+    if w is not None:
+        au = np.abs(u) - f.v("head_rx") + F32(0.005)
+        ev = v - f.col(ear_v)
+        f.paint(w, EARS, sd_ellipse(au, ev, F32(0.042), F32(0.058)), f.rgb("skin") * F32(0.96))
+        f.paint(w, EARS, sd_ellipse(au - F32(0.012), ev, F32(0.018), F32(0.032)), f.rgb("skin") * F32(0.78))
+
+
+def _head_sd(f: _FaceFrame, u: np.ndarray, v: np.ndarray, grow_x: float = 0.0, grow_y: float = 0.0,
+             shift_v: float = 0.0) -> np.ndarray:
+    """Egg-shaped head: an ellipse whose width narrows towards the chin by ``chin_taper``."""
+    ry = f.v("head_ry")
+    taper = F32(1.0) - f.v("chin_taper") * np.clip(v / ry, 0.0, 1.0)
+    return sd_ellipse(u / taper, v - F32(shift_v), f.v("head_rx") + F32(grow_x), ry + F32(grow_y))
+
+
+def _paint_head(f: _FaceFrame) -> None:
+    half = max(float(f.p["head_ry"].max()), float(f.p["head_rx"].max())) + 0.03
+    w, u, v = f.window(0.0, 0.0, half)
+    if w is not None:
+        head = _head_sd(f, u, v)
+        f.paint(w, SKIN, head - F32(0.011), f.rgb("skin") * F32(0.72))  # thin darker outline
+        f.paint(w, SKIN, head, f.rgb("skin"))
+
+
+def _paint_blush(f: _FaceFrame | None) -> None:
+    """Translucent pink cheeks; they keep the skin label."""
+    if f is None:
+        return
+    blush_v = f.p["eye_v"] + f.p["eye_r"] + 0.045
+    w, u, v = f.window(0.0, blush_v, 0.2, 0.04)
+    if w is not None:
+        d = sd_ellipse(np.abs(u) - f.v("eye_dx") - F32(0.015), v - f.col(blush_v), F32(0.036), F32(0.02))
+        skin = f.rgb("skin")
+        pink = skin + (np.asarray([1.0, 0.45, 0.5], F32) - skin) * F32(0.5)
+        f.paint(w, SKIN, d, pink, opacity=0.55, relabel=False)
+
+
+def _paint_beard(f: _FaceFrame | None) -> None:
+    """Lower face below a line that rises towards the sideburns, in the hair colour."""
+    if f is None:
+        return
+    w, u, v = f.window(0.0, 0.1, f.p["head_rx"] + 0.03, f.p["head_ry"] - 0.01)
+    if w is not None:
+        line = f.v("nose_v") + F32(0.025) - F32(1.3) * u * u
+        d = np.maximum(_head_sd(f, u, v, 0.012, 0.02, 0.012), line - v)
+        f.paint(w, BEARD, d, f.rgb("hair") * F32(0.9))
+
+
+def _paint_nose(f: _FaceFrame) -> None:
+    """One of four shapes, darker than the skin; the wide nose gets nostrils."""
+    ns = f.v("nose_size")
+    w, u, v = f.window(0.0, f.p["nose_v"], 0.05)
+    if w is None:
+        return
+    nv = v - f.v("nose_v")
+    style = f.v("nose_style")
+    button = sd_circle(u, nv, ns * F32(0.7))
+    oval = sd_ellipse(u, nv, ns * F32(0.5), ns * F32(0.95))
+    side = (np.abs(u) * F32(1.2) - (nv + ns) * F32(0.75)) / F32(1.415)
+    triangle = np.maximum(side, nv - ns * F32(0.45)) - F32(0.004)
+    wide = sd_ellipse(u, nv, ns * F32(0.95), ns * F32(0.65))
+    d = np.where(style == 0, button, np.where(style == 1, oval, np.where(style == 2, triangle, wide)))
+    nose_color = f.rgb("skin") * np.asarray([0.76, 0.66, 0.64], F32)
+    f.paint(w, NOSE, d, nose_color)
+    nostrils = sd_circle(np.abs(u) - ns * F32(0.42), nv - ns * F32(0.12), ns * F32(0.2))
+    f.paint(w, NOSE, nostrils, nose_color * F32(0.6), opacity=(f.p["nose_style"] == 3) * 1.0)
+
+
+def _paint_mouth(f: _FaceFrame) -> None:
+    """Lens between two parabolas (closed: thin), lips around it; teeth and tongue when open."""
+    openness, mw = f.v("mouth_open"), f.v("mouth_w")
+    sag = f.v("mouth_smile") * mw * F32(0.5)  # > 0: corners up (smile)
+    open_h = F32(0.013) + F32(0.075) * openness
+    w, u, v = f.window(0.0, f.p["mouth_v"] + 0.02, 0.1, 0.08)
+    if w is None:
+        return
+    mv = v - f.v("mouth_v")
+    inner = sd_between_curves(u, mv, mw, sag, sag + open_h)
+    lip = f.rgb("lip")
+    f.paint(w, MOUTH, inner - (F32(0.0075) + F32(0.004) * openness), lip)
+    is_open = (f.p["mouth_open"] > 0).astype(F32)
+    dark = np.asarray([0.32, 0.06, 0.1], F32)
+    f.paint(w, MOUTH, inner, lip * F32(0.45) + (dark - lip * F32(0.45)) * is_open[:, None])
+    t = u / mw
+    teeth = np.maximum(inner, mv - sag * (F32(1.0) - t * t) - open_h * F32(0.38))
+    f.paint(w, MOUTH, teeth, f.const((0.97, 0.97, 0.97)), opacity=is_open * f.p["teeth"])
+    tongue = np.maximum(inner, sd_circle(u, mv - sag - open_h * F32(1.05), mw * F32(0.55)))
+    f.paint(w, MOUTH, tongue, f.const((0.9, 0.42, 0.48)), opacity=(f.p["mouth_open"] > 0.45) * 1.0)
+
+
+def _paint_eyes(f: _FaceFrame) -> None:
+    """Both eyes at once in mirrored coordinates (|u|); the side of the face picks the label."""
+    er = f.v("eye_r")
+    ery = er * (F32(0.15) + F32(0.85) * f.v("eye_open"))
+    w, u, v = f.window(0.0, f.p["eye_v"], f.p["eye_dx"] + f.p["eye_r"] + 0.03, f.p["eye_r"] + 0.03)
+    if w is None:
+        return
+    side = np.where(u < 0, F32(-1.0), F32(1.0))
+    label = np.where(u < 0, np.uint8(EYE_L), np.uint8(EYE_R))
+    eu = np.abs(u) - f.v("eye_dx")
+    ev = v - f.v("eye_v")
+    sclera = sd_ellipse(eu, ev, er, ery)
+    f.paint(w, label, sd_ellipse(eu, ev + F32(0.003), er + F32(0.009), ery + F32(0.011)), f.const((0.13, 0.08, 0.09)))
+    f.paint(w, label, sclera, f.const((0.98, 0.98, 0.98)))
+    # Gaze is shared: un-mirror the horizontal offset with the side.
+    iu = eu - f.col(f.p["gaze"][:, 0]) * er * F32(0.32) * side
+    iv = ev - f.col(f.p["gaze"][:, 1]) * er * F32(0.22)
+    iris_r = er * F32(0.7)
+    f.paint(w, label, np.maximum(sd_circle(iu, iv, iris_r), sclera), f.rgb("iris"))
+    f.paint(w, label, np.maximum(sd_circle(iu, iv, iris_r * F32(0.4)), sclera), f.const((0.06, 0.05, 0.07)))
+    # Highlight on the same side of both eyes (the light comes from one place).
+    hl = sd_circle(iu + side * iris_r * F32(0.42), iv + iris_r * F32(0.42), iris_r * F32(0.26))
+    f.paint(w, label, np.maximum(hl, sclera), f.const((1.0, 1.0, 1.0)))
+
+
+def _paint_hair(f: _FaceFrame) -> None:
+    """A cap above a (spiky, tilted) hairline; long side locks, a bun or curls on the samples that have them."""
+    style = f.p["hair_style"]
+    g = f.subset(style != 0)
+    if g is None:
+        return
+    w, u, v = g.window(0.0, -0.06, g.p["head_ry"] + 0.14)
+    if w is None:
+        return
+    rx, ry = g.v("head_rx"), g.v("head_ry")
+    puff = g.v("hair_puff") + g.col(g.p["hair_style"] == 4) * F32(0.02)
+    cap = sd_ellipse(u, v + puff * F32(0.6), rx + puff, ry + puff)
+    bangs = g.v("bangs_amp") * triangle_wave(u * g.v("bangs_freq") + g.v("bangs_phase"))
+    hairline = g.v("fringe_v") + g.v("fringe_curve") * u * u + g.v("fringe_tilt") * u - bangs
+    d = np.maximum(cap, v - hairline)
+    # Long hair: side locks from the temples down past the jaw (hiding the ears).
+    lock_w = np.where(g.col(g.p["hair_style"] == 2) > 0, F32(0.038), F32(-1.0))
+    d = np.minimum(d, sd_box(np.abs(u) - rx + F32(0.012), v - F32(0.04), lock_w, ry * F32(0.55) + F32(0.04), F32(0.03)))
+    bun_r = np.where(g.col(g.p["hair_style"] == 3) > 0, g.v("bun_r"), F32(-1.0))
+    d = np.minimum(d, sd_circle(u, v + ry + bun_r * F32(0.35), bun_r))
+    g.paint(w, HAIR, d, g.rgb("hair"))
+    # Curls: circles around the top of the head, a separate layer for the curly samples only.
+    h = f.subset(style == 4)
+    if h is not None:
+        w, u, v = h.window(0.0, -0.06, h.p["head_ry"] + 0.14)
+        if w is not None:
+            rx, ry, r = h.v("head_rx") + F32(0.012), h.v("head_ry") + F32(0.012), h.v("curl_r")
+            d = np.full(u.shape, 1.0, F32)
+            for cu, cv in _CURL_DIRS:
+                d = np.minimum(d, sd_circle(u - rx * F32(cu), v - ry * F32(cv) + F32(0.02), r))
+            h.paint(w, HAIR, d, h.rgb("hair"))
+
+
+def _paint_eyebrows(f: _FaceFrame) -> None:
+    """Short arched strokes above each eye with mirrored tilt, in a darker hair colour."""
+    brow_v = f.p["eye_v"] - f.p["eye_r"] * (0.15 + 0.85 * f.p["eye_open"]) - f.p["brow_gap"]
+    w, u, v = f.window(0.0, brow_v, f.p["eye_dx"] + 0.08, 0.075)
+    if w is not None:
+        bl = f.v("brow_len")
+        bu = np.abs(u) - f.v("eye_dx")
+        bv = v - f.col(brow_v) + f.v("brow_tilt") * bu
+        arch = f.v("brow_arch") * (bu * bu / bl - bl)
+        d = sd_segment(bu, bv - arch, -bl, F32(0.0), bl, F32(0.0), f.v("brow_thick"))
+        f.paint(w, BROWS, d, f.rgb("hair") * F32(0.68))
+
+
+def _paint_hat(f: _FaceFrame | None) -> None:
+    """A beanie with band and optional pompom, or a brimmed hat with a band."""
+    if f is None:
+        return
+    w, u, v = f.window(0.0, -0.2, f.p["head_rx"] + 0.12, 0.2)
+    if w is None:
+        return
+    rx, ry, hb = f.v("head_rx"), f.v("head_ry"), f.v("hat_bottom")
+    beanie_body = np.maximum(sd_ellipse(u, v + F32(0.012), rx + F32(0.032), ry + F32(0.035)), v - hb)
+    pompom = np.where(f.v("hat_pompom") > 0, sd_circle(u, v + ry + F32(0.05), F32(0.04)), F32(1.0))
+    brim = sd_ellipse(u, v - hb, rx + F32(0.085), F32(0.026))
+    crown = sd_box(u, v - hb + F32(0.1), rx * F32(0.82), F32(0.1), F32(0.035))
+    beanie = f.v("hat_beanie") > 0
+    hat = np.where(beanie, np.minimum(beanie_body, pompom), np.minimum(brim, crown))
+    band = np.where(beanie, np.maximum(beanie_body, hb - F32(0.045) - v),
+                    np.maximum(crown, np.abs(v - hb + F32(0.03)) - F32(0.016)))
+    f.paint(w, HAT, hat, f.rgb("hat"))
+    f.paint(w, HAT, band, f.rgb("hat") * F32(0.7))
+
+
+def _paint_glasses(f: _FaceFrame | None) -> None:
+    """Rims around both eyes (round or rectangular), bridge and temples; the lenses stay clear."""
+    if f is None:
+        return
+    w, u, v = f.window(0.0, f.p["eye_v"], f.p["head_rx"] + 0.03, f.p["eye_r"] * 1.6 + 0.03)
+    if w is None:
+        return
+    gr = f.v("eye_r") * F32(1.42) + F32(0.006)
+    au = np.abs(u)
+    eu = au - f.v("eye_dx")
+    ev = v - f.v("eye_v")
+    rim = np.where(f.v("glasses_round") > 0, sd_circle(eu, ev, gr),
+                   sd_box(eu, ev, gr * F32(1.08), gr * F32(0.82), gr * F32(0.4)))
+    t = F32(0.0105)  # half thickness: ~1.3 px at 64x64
+    bridge = sd_segment(au, ev, F32(-0.01), F32(-0.008), f.v("eye_dx") - gr + F32(0.004), F32(-0.004), t)
+    temple = sd_segment(au, ev, f.v("eye_dx") + gr * F32(0.95), F32(-0.01), f.v("head_rx") + F32(0.01), F32(-0.02), t)
+    f.paint(w, GLASSES, np.minimum(np.minimum(ring(rim, t), bridge), temple), f.rgb("frame"))
 
 
 def _cos(a: np.ndarray) -> np.ndarray:
@@ -473,16 +525,17 @@ def _sin(a: np.ndarray) -> np.ndarray:
 
 
 class _FaceFrame:
-    """Per-batch face coordinate frame: head centre, scale and rotation.
+    """The face coordinate frame (head centre, scale, rotation) of a batch, or of a subset of it.
 
     Face coordinates ``(u, v)`` are image units at scale 1 around the head centre, ``v`` pointing down the
-    face. ``window(u0, v0, half_width, half_height)`` returns the batch window covering each sample's
-    face-frame box (centre ``(u0, v0)``, ``[B]`` or scalars) and ``(u, v)`` on it, each ``[B, h, w]``.
+    face. ``p`` holds the parameters of this frame's samples (``[b, ...]``); ``samples`` are their
+    indices in the canvas batch (None: all of them).
     """
 
-    def __init__(self, canvas: Canvas, params: Params):
+    def __init__(self, canvas: Canvas, params: Params, samples: np.ndarray | None = None):
         self.canvas = canvas
-        self.params = params
+        self.p = params
+        self.samples = samples
         self.cx = np.asarray(params["pos_x"], np.float64)
         self.cy = np.asarray(params["pos_y"], np.float64)
         self.scale = np.asarray(params["scale"], np.float64)
@@ -493,24 +546,46 @@ class _FaceFrame:
         self._px = _col(self.scale * canvas.size)
         self._cache: dict[str, np.ndarray] = {}
 
+    def subset(self, keep: np.ndarray) -> _FaceFrame | None:
+        """The frame of the samples where ``keep`` (``[b]`` bool) holds; None when there are none."""
+        idx = np.flatnonzero(keep)
+        if len(idx) == 0:
+            return None
+        if len(idx) == len(self.cx):
+            return self
+        samples = idx if self.samples is None else self.samples[idx]
+        return _FaceFrame(self.canvas, {k: v[idx] for k, v in self.p.items()}, samples)
+
     def v(self, name: str) -> np.ndarray:
-        """Parameter ``name`` as a ``[B, 1, 1]`` float32 column."""
+        """Scalar parameter ``name`` as a ``[b, 1, 1]`` float32 column."""
         if name not in self._cache:
-            self._cache[name] = _col(self.params[name])
+            self._cache[name] = _col(self.p[name])
         return self._cache[name]
 
     @staticmethod
-    def v_col(a: np.ndarray) -> np.ndarray:
+    def col(a: np.ndarray) -> np.ndarray:
+        """Any ``[b]`` array as a ``[b, 1, 1]`` float32 column."""
         return _col(a)
 
-    def px(self, d: np.ndarray) -> np.ndarray:
-        """Face-unit distances -> pixels."""
-        return d * self._px
+    def rgb(self, name: str) -> np.ndarray:
+        """Colour parameter ``name`` as ``[b, 3]`` float32."""
+        return np.asarray(self.p[name], F32)
+
+    def const(self, rgb: tuple[float, float, float]) -> np.ndarray:
+        """A fixed colour for every sample: ``[b, 3]`` float32."""
+        return np.tile(np.asarray(rgb, F32), (len(self.cx), 1))
+
+    def paint(self, window: Window, label: int | np.ndarray, sd: np.ndarray, color: np.ndarray,
+              opacity: np.ndarray | float | None = None, relabel: bool = True) -> None:
+        """Paint a layer whose signed distance ``sd`` is in face units."""
+        self.canvas.paint(window, label, sd * self._px, color, opacity, relabel, samples=self.samples)
 
     def window(
         self, u0: np.ndarray | float, v0: np.ndarray | float, half_width: np.ndarray | float,
         half_height: np.ndarray | float | None = None,
     ) -> tuple[Window | None, np.ndarray, np.ndarray]:
+        """Window covering each sample's face-frame box (centre ``(u0, v0)``; scalars or ``[b]``) and
+        the face coordinates ``u, v`` (``[b, h, w]``) of its pixels."""
         hw = np.asarray(half_width, np.float64)
         hh = hw if half_height is None else np.asarray(half_height, np.float64)
         u0 = np.asarray(u0, np.float64)

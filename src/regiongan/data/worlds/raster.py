@@ -34,7 +34,6 @@ __all__ = [
     "sd_between_curves",
     "ring",
     "triangle_wave",
-    "smooth_gradient",
 ]
 
 RGB = tuple[float, float, float]
@@ -121,12 +120,6 @@ def triangle_wave(t: np.ndarray) -> np.ndarray:
     return 1.0 - np.abs(2.0 * f - 1.0)
 
 
-def smooth_gradient(t: np.ndarray) -> np.ndarray:
-    """Cubic smoothstep of ``t`` clipped to [0, 1]."""
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # Canvas
 # ---------------------------------------------------------------------------------------------------------
@@ -152,8 +145,9 @@ LabelSpec = Union[int, np.ndarray]
 class _Layer:
     window: Window
     label: LabelSpec
-    alpha: np.ndarray  # [B, h, w] coverage x opacity
-    color: np.ndarray  # [B, 3] or [B, h, w, 3]
+    alpha: np.ndarray  # [b, h, w] coverage x opacity
+    color: np.ndarray  # [b, 3] or [b, h, w, 3]
+    samples: np.ndarray | None  # which batch entries the b rows are (None: all, in order)
 
 
 class Canvas:
@@ -226,29 +220,39 @@ class Canvas:
         color: np.ndarray,
         opacity: np.ndarray | float | None = None,
         relabel: bool = True,
+        samples: np.ndarray | None = None,
     ) -> None:
         """Add one layer on top of the previous ones.
 
-        window: from :meth:`window` (None paints nothing); label: int id, or ``[B, h, w]`` ids when one
+        window: from :meth:`window` (None paints nothing); label: int id, or ``[b, h, w]`` ids when one
         layer holds several parts (left and right eye); sd_px: signed distance in pixels (negative
-        inside) broadcasting to ``[B, h, w]``; color: ``[B, 3]`` flat colours or ``[B, h, w, 3]`` a
-        colour field, in [0, 1]; opacity: scalar or ``[B]`` (0 hides the layer for that sample, e.g. a
-        face without glasses); relabel: whether pixels inside the layer take its label (False for
-        translucent overlays such as blush, which must carry the label of the part they sit on).
+        inside) broadcasting to ``[b, h, w]``; color: ``[b, 3]`` flat colours or ``[b, h, w, 3]`` a
+        colour field, in [0, 1]; opacity: scalar or ``[b]`` (0 hides the layer for that sample);
+        relabel: whether pixels inside the layer take its label (False for translucent overlays such as
+        blush, which must carry the label of the part they sit on); samples: ``[b]`` sorted batch indices
+        when the layer exists only for some samples (e.g. glasses), so the others cost nothing. Without
+        it, ``b = B``.
         """
         if window is None:
             return
+        b = self.batch if samples is None else len(samples)
         cov = self.coverage(np.asarray(sd_px, F32), window)
-        if cov.ndim != 3 or cov.shape[0] != self.batch:
-            raise ValueError(f"signed distance must broadcast to [B={self.batch}, h, w], got shape {cov.shape}")
+        if cov.ndim != 3 or cov.shape[0] != b:
+            raise ValueError(f"signed distance must broadcast to [b={b}, h, w], got shape {cov.shape}")
         if opacity is not None:
             op = np.asarray(opacity, F32)
             cov *= op[:, None, None] if op.ndim == 1 else op
         color = self._apply_part_colors(label, np.asarray(color, F32))
-        self._layers.append(_Layer(window, label, cov, color))
+        self._layers.append(_Layer(window, label, cov, color, samples))
         if relabel:
-            labels = self.labels[:, window.rows, window.cols]
-            np.copyto(labels, np.asarray(label, np.uint8), where=cov >= F32(0.5))
+            inside = cov >= F32(0.5)
+            ids = np.asarray(label, np.uint8)
+            if samples is None:
+                np.copyto(self.labels[:, window.rows, window.cols], ids, where=inside)
+            else:
+                sub = self.labels[samples, window.rows, window.cols]
+                np.copyto(sub, ids, where=inside)
+                self.labels[samples, window.rows, window.cols] = sub
 
     def _apply_part_colors(self, label: LabelSpec, color: np.ndarray) -> np.ndarray:
         if not self.part_colors:
@@ -269,45 +273,45 @@ class Canvas:
         self.paint(w, label, np.full((self.batch, 1, 1), -1.0, F32), color)
 
     # -- compositing ----------------------------------------------------------------------------------------
-    def _near_label(self) -> dict[int, np.ndarray]:
-        """Per used label id: ``[B, size, size]`` float32, 1 where a 3x3 neighbourhood holds that label."""
-        out = {}
-        for lid in np.flatnonzero(np.bincount(self.labels.ravel(), minlength=256)):
-            m = self.labels == lid
-            rows = m.copy()
-            rows[:, 1:] |= m[:, :-1]
-            rows[:, :-1] |= m[:, 1:]
-            near = rows.copy()
-            near[:, :, 1:] |= rows[:, :, :-1]
-            near[:, :, :-1] |= rows[:, :, 1:]
-            out[int(lid)] = near.astype(F32)
-        return out
+    def _near_bits(self) -> np.ndarray:
+        """``[B, size, size]`` uint32 bit set: bit ``k`` is on where a 3x3 neighbourhood holds label ``k``."""
+        if self.labels.max(initial=0) >= 32:
+            raise ValueError("Canvas supports at most 32 part labels (ids 0..31)")
+        bits = np.left_shift(np.uint32(1), self.labels.astype(np.uint32))
+        rows = bits.copy()
+        rows[:, 1:] |= bits[:, :-1]
+        rows[:, :-1] |= bits[:, 1:]
+        near = rows.copy()
+        near[:, :, 1:] |= rows[:, :, :-1]
+        near[:, :, :-1] |= rows[:, :, 1:]
+        return near
 
     def finish(self, shade: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Composite the recorded layers; returns images ``[B, size, size, 3]`` uint8 and labels ``[B, size, size]`` uint8.
 
         shade: optional ``[B, size, size]`` factor multiplied into every pixel (global lighting).
         """
-        near = self._near_label()
-        zero = np.zeros((self.batch, self.size, self.size), F32)
+        near = self._near_bits()
         planes = np.zeros((3, self.batch, self.size, self.size), F32)  # planar RGB: contiguous per channel
         clear = np.ones((self.batch, self.size, self.size), F32)  # product of (1 - alpha) of allowed layers
         for layer in self._layers:
             w = layer.window
-            if isinstance(layer.label, (int, np.integer)):
-                allowed = near.get(int(layer.label), zero)[:, w.rows, w.cols]
-            else:
-                allowed = np.zeros(layer.alpha.shape, F32)
-                for lid in np.flatnonzero(np.bincount(layer.label.ravel(), minlength=256)):
-                    if int(lid) in near:
-                        allowed = np.where(layer.label == lid, near[int(lid)][:, w.rows, w.cols], allowed)
+            # Basic slicing gives views that are updated in place; a sample subset needs gather/scatter.
+            at = (slice(None), w.rows, w.cols) if layer.samples is None else (layer.samples, w.rows, w.cols)
+            bit = np.left_shift(np.uint32(1), np.asarray(layer.label, np.uint32))
+            allowed = (near[at] & bit) != 0
             a = layer.alpha * allowed
             for ch in range(3):
-                target = planes[ch, :, w.rows, w.cols]
+                target = planes[ch][at]
                 c = layer.color[:, ch, None, None] if layer.color.ndim == 2 else layer.color[..., ch]
                 target += a * (c - target)
+                if layer.samples is not None:
+                    planes[ch][at] = target
             np.subtract(F32(1.0), a, out=a)
-            clear[:, w.rows, w.cols] *= a
+            if layer.samples is None:
+                clear[at] *= a
+            else:
+                clear[at] = clear[at] * a
         # Renormalise by the alpha that was allowed to land (1 wherever nothing was held back).
         planes /= np.maximum(F32(1.0) - clear, F32(1e-6))
         if shade is not None:

@@ -34,7 +34,7 @@ Attributes (``ScenesWorld.attribute_names``): ``time_day, time_sunset, time_nigh
 from __future__ import annotations
 
 import math
-from typing import Mapping
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -71,6 +71,10 @@ CLOUD_BUMPS = ((-0.45, 0.2, 0.75), (0.1, 0.55, 1.0), (0.5, 0.25, 0.7))  # (dx / 
 PALM_FRONDS = [(math.cos(a), math.sin(a)) for a in (-2.7, -2.2, -1.6, -0.95, -0.45)]
 
 
+RowWindow = Callable[[np.ndarray | float, np.ndarray | float], "Window | None"]  # rows y0..y1, full width
+Lit = Callable[[Sequence[float] | np.ndarray], np.ndarray]  # colour -> colour under the time-of-day tint
+
+
 def _rgb(*colors: tuple[int, int, int]) -> np.ndarray:
     return np.asarray(colors, np.float64) / 255.0
 
@@ -90,10 +94,6 @@ ROCK_COLOR = _rgb((120, 120, 126), (160, 104, 70), (110, 106, 100), (130, 130, 1
 WATER_COLOR = _rgb((70, 130, 170), (70, 150, 170), (40, 120, 190), (80, 140, 190), (70, 110, 150))
 BUILDING_COLORS = _rgb((150, 156, 170), (196, 180, 160), (120, 132, 156), (176, 150, 130), (100, 110, 130),
                        (200, 200, 196), (150, 120, 110))
-
-
-def _pick(table: np.ndarray, index: np.ndarray) -> np.ndarray:
-    return np.asarray(table)[index]
 
 
 def _col(a: np.ndarray) -> np.ndarray:
@@ -148,10 +148,10 @@ class ScenesWorld(World):
         p["near_on"] = d.bernoulli(by(1.0, 0.9, 0.0, 0.0, 0.0))
         height = by(0.34, 0.3, 0.1, 0.14, 0.18) * d.uniform(0.8, 1.2)
         p["mountain_height"] = height
-        for row, (hscale, spread) in {"far": (1.0, 1.0), "near": (0.65, 1.0)}.items():
+        for row, hscale in (("far", 1.0), ("near", 0.65)):
             px = (np.arange(N_PEAKS) + d.uniform(0.15, 0.85, N_PEAKS)) / N_PEAKS * 1.2 - 0.1
             p[f"{row}_px"] = px
-            p[f"{row}_py"] = p["horizon"][:, None] - height[:, None] * hscale * d.uniform(0.55, 1.0, N_PEAKS) * spread
+            p[f"{row}_py"] = p["horizon"][:, None] - height[:, None] * hscale * d.uniform(0.55, 1.0, N_PEAKS)
             slope_lo = by(1.0, 1.6, 0.5, 0.45, 0.7)
             slope_hi = by(1.9, 3.0, 0.9, 0.8, 1.2)
             p[f"{row}_slope"] = slope_lo[:, None] + (slope_hi - slope_lo)[:, None] * d.take(N_PEAKS)
@@ -178,6 +178,7 @@ class ScenesWorld(World):
         p["lake_x"] = d.uniform(0.25, 0.75)
         p["lake_rx"] = d.uniform(0.2, 0.45)
         p["lake_ry"] = d.uniform(0.035, 0.06)
+        p["glint_shift"] = d.uniform(-0.2, 0.2)
 
         p["tree_on"] = (d.take(N_TREES) < by(0.7, 0.3, 0.35, 0.6, 0.3)[:, None]).astype(np.float64)
         p["tree_x"] = (np.arange(N_TREES) + d.uniform(0.05, 0.95, N_TREES)) / N_TREES
@@ -233,9 +234,23 @@ class ScenesWorld(World):
     # Rendering
     # ---------------------------------------------------------------------------------------------------
     def _render(self, params: Params, size: int, part_colors: Mapping[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        # Each biome is rendered as its own sub-batch, so a batch never pays for parts (buildings, palms,
+        # cacti...) that none of its samples in that biome can show. Samples stay independent of batching.
+        cls = np.asarray(params["class_id"])
+        images = np.empty((len(cls), size, size, 3), np.uint8)
+        labels = np.empty((len(cls), size, size), np.uint8)
+        for biome in np.unique(cls):
+            idx = np.flatnonzero(cls == biome)
+            sub = {k: np.asarray(v)[idx] for k, v in params.items()}
+            images[idx], labels[idx] = self._render_biome(sub, size, part_colors, int(biome))
+        return images, labels
+
+    def _render_biome(
+        self, params: Params, size: int, part_colors: Mapping[int, np.ndarray], biome: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Render samples that all belong to class ``biome``."""
         p = params
         B = len(p["class_id"])
-        cls = p["class_id"]
         canvas = Canvas(B, size, part_colors)
         px = F32(size)
         tint = np.asarray(p["tint"], F32)
@@ -311,7 +326,7 @@ class ScenesWorld(World):
                 snow = np.minimum(snow, np.maximum(cone, w.y - line))
             canvas.paint(w, MOUNTAIN, body * px, lit(p[color_key]), opacity=on)
             canvas.paint(w, MOUNTAIN, shadow * px, lit(p[color_key]) * F32(shade_amount), opacity=on)
-            snow_on = on * p["snow_on"] * (1.0 if row == "far" else 1.0)
+            snow_on = on * p["snow_on"]
             if snow_on.any():
                 canvas.paint(w, SNOW, snow * px, lit([0.96, 0.97, 1.0]) * np.ones((B, 1), F32), opacity=snow_on)
 
@@ -337,17 +352,21 @@ class ScenesWorld(World):
                 lake = sd_ellipse(w.x - _col(p["lake_x"]), w.y - horizon - _col(p["lake_ry"]) * F32(0.6),
                                   _col(p["lake_rx"]), _col(p["lake_ry"]))
                 lake = np.maximum(lake, horizon - w.y)
-                d = np.where(_col(cls == COAST) > 0, sea + np.zeros_like(lake), lake)
+                d = sea + np.zeros_like(lake) if biome == COAST else lake
                 depth = np.clip((w.y - horizon) * F32(4.0), 0.0, 1.0)
                 water = np.asarray(lit(p["water"]), F32)[:, None, None, :]
                 field = water * (F32(0.8) + F32(0.3) * depth)[..., None]
                 canvas.paint(w, WATER, d * px, field, opacity=p["water_on"])
-                # Glints: short bright dashes on the water surface.
-                glint = F32(1.0)
-                for j, (gx, gy) in enumerate(((0.3, 0.03), (0.62, 0.06), (0.45, 0.1), (0.8, 0.035))):
-                    glint = np.minimum(glint, sd_segment(w.x, w.y - horizon, F32(gx - 0.05), F32(gy), F32(gx + 0.05),
-                                                         F32(gy), F32(0.004)))
-                canvas.paint(w, WATER, np.maximum(glint, d) * px, lit(p["water"]) * F32(1.35), opacity=p["water_on"])
+                # Glints: short bright dashes on the water just below the horizon.
+                g = rows(p["horizon"], p["horizon"] + 0.12)
+                if g is not None:
+                    gd = np.full((B, 1, 1), 1.0, F32)
+                    shift = _col(p["glint_shift"])
+                    for gx, gy in ((0.3, 0.03), (0.62, 0.06), (0.45, 0.1), (0.8, 0.035)):
+                        gd = np.minimum(gd, sd_box(g.x - F32(gx) - shift, g.y - horizon - F32(gy), F32(0.05), F32(0.004)))
+                    sea_or_lake = d[:, g.rows.start - w.rows.start : g.rows.stop - w.rows.start]
+                    canvas.paint(g, WATER, np.maximum(gd, sea_or_lake) * px, lit(p["water"]) * F32(1.35),
+                                 opacity=p["water_on"])
 
         # Ground.
         w = rows(p["ground_level"] - np.abs(p["ground_tilt"]) * 0.5 - 0.01, 1.0)
@@ -357,12 +376,12 @@ class ScenesWorld(World):
             depth = np.clip((w.y - gline) * F32(3.0), 0.0, 1.0)
             ground = np.asarray(lit(p["ground"]), F32)[:, None, None, :]
             canvas.paint(w, GROUND, d * px, ground * (F32(1.0) - F32(0.12) * depth)[..., None])
-            # City: a sidewalk edge line along the street.
-            curb = np.maximum(np.abs(w.y - gline - F32(0.03)) - F32(0.008), d)
-            canvas.paint(w, GROUND, curb * px, lit(p["ground"]) * F32(1.2), opacity=(cls == CITY) * 1.0)
+            if biome == CITY:  # a kerb line along the street
+                curb = np.maximum(np.abs(w.y - gline - F32(0.03)) - F32(0.008), d)
+                canvas.paint(w, GROUND, curb * px, lit(p["ground"]) * F32(1.2))
 
         # City buildings: back row, its windows, front row with towers, its windows.
-        if (cls == CITY).any():
+        if biome == CITY:
             self._paint_buildings(canvas, p, "back", rows, lit, px)
             self._paint_buildings(canvas, p, "front", rows, lit, px)
 
@@ -374,9 +393,10 @@ class ScenesWorld(World):
                 d = np.full((B, 1, 1), 1.0, F32)
                 hl = np.full((B, 1, 1), 1.0, F32)
                 for k in range(N_ROCKS):
-                    r = np.where(_col(p["rock_on"][:, k]) > 0, _col(p["rock_r"][:, k]), F32(-1.0))
+                    r = _col(p["rock_r"][:, k])
                     dx, dy = w.x - _col(p["rock_x"][:, k]), w.y - _col(base[:, k])
                     rock = np.maximum(sd_ellipse(dx, dy, r * F32(1.3), r), dy - r * F32(0.3))
+                    rock = np.where(_col(p["rock_on"][:, k]) > 0, rock, F32(1.0))
                     d = np.minimum(d, rock)
                     hl = np.minimum(hl, np.maximum(rock, dx + r * F32(0.2)))
                 canvas.paint(w, ROCK, d * px, lit(p["rock"]))
@@ -384,12 +404,13 @@ class ScenesWorld(World):
 
         # Trees: crown style follows the biome.
         if p["tree_on"].any():
-            self._paint_trees(canvas, p, rows, lit, px)
+            self._paint_trees(canvas, p, rows, lit, px, biome)
 
         return canvas.finish()
 
     # ---------------------------------------------------------------------------------------------------
-    def _paint_buildings(self, canvas: Canvas, p: Params, row: str, rows, lit, px: np.float32) -> None:
+    def _paint_buildings(self, canvas: Canvas, p: Params, row: str, rows: RowWindow, lit: Lit, px: np.float32) -> None:
+        """One row ("back" or "front") of buildings, each with its own colour, then that row's windows."""
         B = canvas.batch
         n = N_BACK if row == "back" else N_FRONT
         w = rows(p[f"{row}_top"].min(1) - 0.12, p["ground_level"] + 0.05)
@@ -419,7 +440,7 @@ class ScenesWorld(World):
                 body = np.minimum(body, extra)
             color = np.asarray(lit(BUILDING_COLORS[(p[f"{row}_color"][:, k] * len(BUILDING_COLORS)).astype(int)]), F32)
             canvas.paint(w, BUILDING, body * px, color * dark, opacity=on)
-            # Windows on a lattice fixed in image space, inset from the walls.
+            # Windows on a lattice anchored at the building (centre, roof), inset from the walls.
             fx = (w.x - cx) / pitch
             fy = (w.y - top) / pitch
             cell = np.maximum(np.abs(fx - np.floor(fx) - F32(0.5)) - F32(0.22),
@@ -430,48 +451,51 @@ class ScenesWorld(World):
             windows = np.minimum(windows, win)
         canvas.paint(w, WINDOW, windows * px, win_color * np.where(lit_windows[:, 0, 0, None] > 0, 1.0, float(dark)))
 
-    def _paint_trees(self, canvas: Canvas, p: Params, rows, lit, px: np.float32) -> None:
+    def _paint_trees(self, canvas: Canvas, p: Params, rows: RowWindow, lit: Lit, px: np.float32, biome: int) -> None:
+        """All trees of a sample as one crown layer over one trunk layer, shaped by the biome."""
         B = canvas.batch
-        cls = p["class_id"]
         base = p["ground_level"][:, None] + p["ground_tilt"][:, None] * (p["tree_x"] - 0.5) + p["tree_dy"]
         w = rows((base - p["tree_h"] * 1.2).min(1), 1.0)
         if w is None:
             return
-        kind = _col(cls)
         trunk = np.full((B, 1, 1), 1.0, F32)
         crown = np.full((B, 1, 1), 1.0, F32)
         for k in range(N_TREES):
             on = _col(p["tree_on"][:, k]) > 0
-            h = np.where(on, _col(p["tree_h"][:, k]), F32(-1.0))
+            h = _col(p["tree_h"][:, k])
             dx, dy = w.x - _col(p["tree_x"][:, k]), w.y - _col(base[:, k])  # dy = 0 at the foot, negative above
-            r = h * F32(0.28)
-            # Pine: two stacked triangles on a short trunk.
-            tri1 = np.maximum((np.abs(dx) * F32(2.6) - (dy + h)) / F32(2.78), dy + h * F32(0.18))
-            tri2 = np.maximum((np.abs(dx) * F32(2.6) - (dy + h * F32(0.7))) / F32(2.78), dy + h * F32(0.42))
-            pine = np.minimum(tri1, tri2)
-            pine_trunk = sd_box(dx, dy + h * F32(0.08), h * F32(0.05), h * F32(0.09))
-            # Round tree: a crown of three circles on a trunk.
-            round_c = np.minimum(sd_circle(dx, dy + h * F32(0.68), r),
-                                 np.minimum(sd_circle(dx - r * F32(0.6), dy + h * F32(0.55), r * F32(0.75)),
-                                            sd_circle(dx + r * F32(0.6), dy + h * F32(0.55), r * F32(0.75))))
-            round_trunk = sd_box(dx, dy + h * F32(0.25), h * F32(0.055), h * F32(0.25))
-            # Cactus: a column with two arms (all "crown" colour), no trunk.
-            cw = h * F32(0.09)
-            cactus = sd_segment(dx, dy, F32(0.0), F32(0.0), F32(0.0), -h * F32(0.85), cw)
-            cactus = np.minimum(cactus, sd_segment(dx, dy, -h * F32(0.28), -h * F32(0.7), -h * F32(0.28), -h * F32(0.38), cw * F32(0.8)))
-            cactus = np.minimum(cactus, sd_segment(dx, dy, -h * F32(0.28), -h * F32(0.38), F32(0.0), -h * F32(0.38), cw * F32(0.8)))
-            cactus = np.minimum(cactus, sd_segment(dx, dy, h * F32(0.26), -h * F32(0.58), h * F32(0.26), -h * F32(0.3), cw * F32(0.8)))
-            cactus = np.minimum(cactus, sd_segment(dx, dy, h * F32(0.26), -h * F32(0.3), F32(0.0), -h * F32(0.3), cw * F32(0.8)))
-            # Palm: a leaning trunk and five fronds.
-            lean = h * F32(0.18)
-            palm_trunk = sd_segment(dx, dy, F32(0.0), F32(0.0), lean, -h, h * F32(0.045))
-            palm = np.full((B, 1, 1), 1.0, F32)
-            for fx, fy in PALM_FRONDS:
-                palm = np.minimum(palm, sd_segment(dx - lean, dy + h, F32(0.0), F32(0.0), h * F32(0.42 * fx), h * F32(0.42 * fy + 0.12),
-                                                   h * F32(0.05)))
-            c = np.where(kind == ALPINE, pine, np.where(kind == DESERT, cactus, np.where(kind == COAST, palm, round_c)))
-            tr = np.where(kind == ALPINE, pine_trunk, np.where(kind == DESERT, F32(1.0), np.where(kind == COAST, palm_trunk, round_trunk)))
-            crown = np.minimum(crown, c)
-            trunk = np.minimum(trunk, tr)
+            c, t = _tree_shape(biome, dx, dy, h)
+            crown = np.minimum(crown, np.where(on, c, F32(1.0)))
+            trunk = np.minimum(trunk, np.where(on, t, F32(1.0)))
         canvas.paint(w, TREE, trunk * px, lit(p["trunk"]))
         canvas.paint(w, TREE, crown * px, lit(p["crown"]))
+
+
+def _tree_shape(biome: int, dx: np.ndarray, dy: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Signed distances (crown, trunk) of the biome's tree, foot at ``dy = 0``, height ``h`` (``[B, 1, 1]``)."""
+    if biome == ALPINE:  # pine: two stacked triangles on a short trunk
+        tri1 = np.maximum((np.abs(dx) * F32(2.6) - (dy + h)) / F32(2.78), dy + h * F32(0.18))
+        tri2 = np.maximum((np.abs(dx) * F32(2.6) - (dy + h * F32(0.7))) / F32(2.78), dy + h * F32(0.42))
+        return np.minimum(tri1, tri2), sd_box(dx, dy + h * F32(0.08), h * F32(0.05), h * F32(0.09))
+    if biome == DESERT:  # cactus: a column with two elbow arms, no separate trunk
+        cw = h * F32(0.09)
+        arm = cw * F32(0.8)
+        c = sd_segment(dx, dy, F32(0.0), F32(0.0), F32(0.0), -h * F32(0.85), cw)
+        for x_arm, top, elbow in ((-0.28, -0.7, -0.38), (0.26, -0.58, -0.3)):
+            c = np.minimum(c, sd_segment(dx, dy, h * F32(x_arm), h * F32(top), h * F32(x_arm), h * F32(elbow), arm))
+            c = np.minimum(c, sd_segment(dx, dy, h * F32(x_arm), h * F32(elbow), F32(0.0), h * F32(elbow), arm))
+        return c, np.full_like(c, F32(1.0))
+    if biome == COAST:  # palm: a leaning trunk and five fronds
+        lean = h * F32(0.18)
+        trunk = sd_segment(dx, dy, F32(0.0), F32(0.0), lean, -h, h * F32(0.045))
+        fronds = np.full_like(trunk, F32(1.0))
+        for fx, fy in PALM_FRONDS:
+            tip_x, tip_y = h * F32(0.42 * fx), h * F32(0.42 * fy + 0.12)
+            fronds = np.minimum(fronds, sd_segment(dx - lean, dy + h, F32(0.0), F32(0.0), tip_x, tip_y, h * F32(0.05)))
+        return fronds, trunk
+    # meadow and city: a round crown of three circles on a trunk
+    r = h * F32(0.28)
+    crown = np.minimum(sd_circle(dx, dy + h * F32(0.68), r),
+                       np.minimum(sd_circle(dx - r * F32(0.6), dy + h * F32(0.55), r * F32(0.75)),
+                                  sd_circle(dx + r * F32(0.6), dy + h * F32(0.55), r * F32(0.75))))
+    return crown, sd_box(dx, dy + h * F32(0.25), h * F32(0.055), h * F32(0.25))

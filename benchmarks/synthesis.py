@@ -1,0 +1,123 @@
+"""Synthesis speed of our StyleGAN2: reference (grouped, fp32) vs fast (plain conv, channels_last) fp32 and bf16.
+
+Config-f widths (channel_base 32768, channel_max 512, 8 mapping layers, 512-d z/w), random weights,
+const noise. Times are per image, median of ``--repeats`` runs after a warm-up, all measured in this one
+process so the ratios compare like with like. Peak memory: each configuration is re-run once in a fresh
+child process, which reports the growth of its peak RSS during synthesis.
+
+    python benchmarks/synthesis.py                       # 256² and 1024², batch 1 and 8
+    python benchmarks/synthesis.py --resolutions 256 --batches 1 --repeats 3   # quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import platform
+import resource
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from regiongan.generators.stylegan2 import StyleGAN2
+
+# NVlabs stylegan2-ada-pytorch on this 2-core CPU, batch 1, fp32 (ms per image), from the issue.
+NVLABS_MS = {256: 696.0, 1024: 2379.0}
+PATHS = [("reference", "fp32"), ("fast", "fp32"), ("fast", "bf16")]
+
+
+def build(resolution: int) -> StyleGAN2:
+    torch.manual_seed(0)
+    G = StyleGAN2(z_dim=512, w_dim=512, img_resolution=resolution, channel_base=32768, channel_max=512)
+    return G.eval().requires_grad_(False)
+
+
+def run_once(G: StyleGAN2, styles, impl: str, precision: str) -> torch.Tensor:
+    with torch.no_grad():
+        return G.synthesize(styles, impl=impl, precision=precision).image
+
+
+def time_config(G: StyleGAN2, batch: int, impl: str, precision: str, repeats: int) -> float:
+    ws = G.map(torch.randn(batch, G.z_dim, generator=torch.Generator().manual_seed(1)))
+    styles = G.styles(ws)
+    run_once(G, styles, impl, precision)  # warm-up (oneDNN kernel selection)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        run_once(G, styles, impl, precision)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000 / batch
+
+
+def _peak_child(resolution: int, batch: int, impl: str, precision: str, q) -> None:
+    G = build(resolution)
+    styles = G.styles(G.map(torch.randn(batch, G.z_dim)))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    run_once(G, styles, impl, precision)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    q.put((after - before) / 1024)  # KiB -> MiB (Linux reports KiB)
+
+
+def peak_memory_mib(resolution: int, batch: int, impl: str, precision: str) -> float:
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_peak_child, args=(resolution, batch, impl, precision, q))
+    p.start()
+    value = q.get()
+    p.join()
+    return value
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--resolutions", default="256,1024")
+    ap.add_argument("--batches", default="1,8")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--no-memory", action="store_true", help="skip the child-process peak memory runs")
+    ap.add_argument("--out", default="benchmarks/results/synthesis.json")
+    args = ap.parse_args()
+    torch.set_num_threads(torch.get_num_threads())
+
+    rows = []
+    for res in [int(r) for r in args.resolutions.split(",")]:
+        G = build(res)
+        # bf16 accuracy against fp32 on the same styles (batch 2).
+        styles = G.styles(G.map(torch.randn(2, G.z_dim, generator=torch.Generator().manual_seed(2))))
+        ref = run_once(G, styles, "fast", "fp32")
+        bf16_err = (run_once(G, styles, "fast", "bf16") - ref).abs().max().item()
+        grouped_err = (run_once(G, styles, "reference", "fp32") - ref).abs().max().item()
+        for batch in [int(b) for b in args.batches.split(",")]:
+            base = None
+            for impl, precision in PATHS:
+                ms = time_config(G, batch, impl, precision, args.repeats)
+                base = ms if base is None else base
+                row = dict(resolution=res, batch=batch, impl=impl, precision=precision, ms_per_image=round(ms, 1),
+                           speedup_vs_reference=round(base / ms, 2),
+                           speedup_vs_nvlabs_b1_fp32=round(NVLABS_MS[res] / ms, 2) if res in NVLABS_MS else None,
+                           max_abs_err_vs_fp32=round(bf16_err if precision == "bf16" else grouped_err if impl == "reference" else 0.0, 5))  # fmt: skip
+                if not args.no_memory:
+                    row["peak_mib"] = round(peak_memory_mib(res, batch, impl, precision), 1)
+                rows.append(row)
+                print(json.dumps(row), flush=True)
+
+    print()
+    hdr = f"{'res':>5} {'batch':>5} {'path':>15} {'ms/img':>9} {'×ref':>6} {'×NVlabs':>8} {'max|Δ|':>8} {'peak MiB':>9}"
+    print(hdr)
+    print("-" * len(hdr))
+    for r in rows:
+        nv = f"{r['speedup_vs_nvlabs_b1_fp32']:.2f}" if r["speedup_vs_nvlabs_b1_fp32"] else "-"
+        print(f"{r['resolution']:5d} {r['batch']:5d} {r['impl'] + '/' + r['precision']:>15} {r['ms_per_image']:9.1f} "
+              f"{r['speedup_vs_reference']:6.2f} {nv:>8} {r['max_abs_err_vs_fp32']:8.4f} {r.get('peak_mib', float('nan')):9.1f}")  # fmt: skip
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = dict(torch=torch.__version__, threads=torch.get_num_threads(), machine=platform.processor() or platform.machine(),
+                nvlabs_ms_per_image_b1_fp32=NVLABS_MS)  # fmt: skip
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    print(f"\nwrote {out}")
+
+
+if __name__ == "__main__":
+    main()
