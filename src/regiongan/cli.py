@@ -160,5 +160,325 @@ def regions_help() -> None:
     click.echo(REGION_SYNTAX_HELP)
 
 
+# --------------------------------------------------------------------------------------------------
+# ITAN edits (regiongan.methods.itan) and recipe replay (regiongan.recipes). Every edit writes a recipe
+# JSON next to its images; `regiongan replay` reproduces it bit-for-bit.
+
+EPILOG_RESAMPLE = """\b
+Examples:
+  regiongan resample --model faces-64 --seed 3 --region box:16,16,48,40 --n 8 --layers 8-64 --out out/resample.png
+  regiongan resample -m faces-64 -s 3 -r mask:brush.png --layers fine --noise resample --feather 1.5 -o out/r.png
+Writes OUT (grid: original, then the variations), OUT_original.png, OUT_00.png … (one per variation),
+OUT_region.png (the mask) and OUT.json (the recipe; `regiongan replay OUT.json` reproduces it).
+Layers: all | coarse | middle | fine | LO-HI (resolutions, e.g. 8-64) | names (b32.conv0,b32.torgb).
+"""
+
+EPILOG_TRANSFER = """\b
+Examples:
+  regiongan transfer --model faces-64 --target 3 --reference 11 --region box:16,36,48,56 --layers fine --out out/t.png
+Writes OUT (grid: target, reference, result), OUT_00.png (the result), OUT_region.png and OUT.json.
+fine = colour/texture, coarse = shape/pose, all = everything (see docs/itan.md for the resolutions).
+"""
+
+EPILOG_SALIENCY = """\b
+Examples:
+  regiongan saliency --model faces-64 --seed 3 --region box:16,16,48,48 --psi 1.5 --background-psi 0.7 --out out/s.png
+Region: w = w̄ + ψ (w − w̄) with ψ = --psi; outside with ψ = --background-psi. ψ > 1 stands out, ψ < 1 blends in.
+Writes OUT (grid: original, result), OUT_00.png, OUT_region.png and OUT.json.
+"""
+
+
+def _itan_layers(spec: str):
+    from .methods.itan import parse_layers
+
+    try:
+        return parse_layers(spec)
+    except ValueError as e:
+        _fail(str(e))
+
+
+def _itan_region(spec: str, G):
+    """Parse --region at the model's image size -> (Region, recipe value). File-based specs (mask:, label:)
+    are stored as the mask itself so that the recipe does not depend on the file staying unchanged."""
+    from .regions import RegionError, parse_region
+
+    try:
+        region = parse_region(spec, (G.img_resolution, G.img_resolution))
+    except RegionError as e:
+        _fail(str(e))
+    file_based = any(form in spec for form in ("mask:", "label:"))
+    return region, (region if file_based else {"spec": spec})
+
+
+def _itan_paths(out: str, n_images: int) -> dict:
+    p = Path(out)
+    return {
+        "grid": p,
+        "images": [p.with_name(f"{p.stem}_{i:02d}.png") for i in range(n_images)],
+        "region": p.with_name(f"{p.stem}_region.png"),
+        "original": p.with_name(f"{p.stem}_original.png"),
+        "recipe": p.with_name(f"{p.stem}.json"),
+    }
+
+
+def _itan_write(
+    method, model, G, params, out, overwrite, scale, n_images, grid_before=(), region=None, with_original=False
+):
+    """Run a recipe method, then write grid, per-image PNGs, region mask and the recipe. Refuses to replace
+    any existing file without --overwrite, checked before any work: then nothing is written."""
+    from .images import make_grid, save_image, to_pil
+    from .recipes import Recipe, RecipeError, model_digest, run, save_recipe
+    from .regions import RegionError
+
+    paths = _itan_paths(out, n_images)
+    targets = [paths["grid"], paths["recipe"], *paths["images"]]
+    targets += [paths["region"]] if region is not None else []
+    targets += [paths["original"]] if with_original else []
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not overwrite:
+        _fail(f"{', '.join(existing)} exist(s); pass --overwrite to replace")
+    try:
+        images = run(method, G, params)
+    except (RecipeError, RegionError, ValueError) as e:
+        _fail(str(e))
+    assert images.shape[0] == n_images, (images.shape, n_images)
+    recipe = Recipe(
+        method=method, model=str(model), params=params, model_digest=model_digest(G),
+        outputs=[t.name for t in paths["images"]],
+    )  # fmt: skip
+    try:
+        save_recipe(recipe, paths["recipe"], overwrite=overwrite)
+    except (RecipeError, FileExistsError) as e:
+        _fail(str(e))
+    grid = torch.cat([*grid_before, images]) if grid_before else images
+    save_image(make_grid(grid, scale=scale), paths["grid"])
+    for img, path in zip(images, paths["images"]):
+        save_image(to_pil(img), path)
+    if region is not None:
+        save_image(region.to_image(), paths["region"])
+    if with_original and grid_before:
+        save_image(to_pil(grid_before[0][0]), paths["original"])
+    return images, paths
+
+
+def _itan_plain(G, z: torch.Tensor, psi: float) -> torch.Tensor:
+    with torch.no_grad():
+        return G.synthesize(G.styles(G.map(z, None, psi))).image
+
+
+def _itan_model(model: str):
+    G = _load(model)
+    if getattr(G, "c_dim", 0) > 0:
+        _fail("ITAN commands do not take class labels yet; use regiongan.methods.itan with c=... from Python")
+    return G
+
+
+_itan_common = [
+    click.option("--layers", "-l", default="all", show_default=True, help="Blended layers: all|coarse|middle|fine|LO-HI|names."),
+    click.option("--feather", default=0.0, show_default=True, type=float, help="Gaussian edge softening (pixels)."),
+    click.option("--truncation", "-t", "psi", default=1.0, show_default=True, type=float, help="Truncation ψ of every code."),
+    click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Grid PNG; other files go next to it."),
+    click.option("--scale", default=1, show_default=True, type=int, help="Nearest-neighbour upscale of the grid."),
+    click.option("--overwrite", is_flag=True, help="Replace existing output files (never done otherwise)."),
+]
+
+
+def _with_itan_options(fn):
+    for option in reversed(_itan_common):
+        fn = option(fn)
+    return fn
+
+
+@main.command(epilog=EPILOG_RESAMPLE)
+@click.option("--model", "-m", default="faces-64", show_default=True, help="Shipped name or checkpoint path.")
+@click.option("--seed", "-s", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the image to vary.")
+@click.option("--region", "-r", required=True, help="Region to resample (syntax: `regiongan regions`).")
+@click.option("--n", "-n", "count", default=8, show_default=True, type=click.IntRange(min=1), help="Number of variations.")
+@click.option("--variation-seed", default=0, show_default=True, type=int, help="Seed of the new codes (and noise).")
+@click.option("--noise", default="const", show_default=True, type=click.Choice(["const", "resample"]), help="Keep the constant noise, or fresh noise inside the region.")
+@_with_itan_options
+def resample(model, seed, region, count, variation_seed, noise, layers, feather, psi, out, scale, overwrite) -> None:
+    """Local resample (ITAN): keep the image outside REGION, draw new content inside it."""
+    from .images import z_from_seeds
+
+    layer_spec = _itan_layers(layers)
+    G = _itan_model(model)
+    reg, reg_value = _itan_region(region, G)
+    params = {
+        "code": {"seed": seed}, "region": reg_value, "n": count, "layers": layer_spec, "seed": variation_seed,
+        "feather": feather, "noise": noise, "truncation_psi": psi,
+    }  # fmt: skip
+    original = _itan_plain(G, z_from_seeds([seed], G.z_dim), psi)
+    images, paths = _itan_write(
+        "itan.local_resample", model, G, params, out, overwrite, scale, count, grid_before=(original,), region=reg,
+        with_original=True,
+    )  # fmt: skip
+    click.echo(f"wrote {paths['grid']} (original + {images.shape[0]} variations), per-variation PNGs and {paths['recipe']}")
+
+
+@main.command(epilog=EPILOG_TRANSFER)
+@click.option("--model", "-m", default="faces-64", show_default=True, help="Shipped name or checkpoint path.")
+@click.option("--target", required=True, type=click.IntRange(min=0), help="Seed of the image to edit.")
+@click.option("--reference", required=True, type=click.IntRange(min=0), help="Seed of the image to take the region's look from.")
+@click.option("--region", "-r", required=True, help="Region to transfer (syntax: `regiongan regions`).")
+@_with_itan_options
+def transfer(model, target, reference, region, layers, feather, psi, out, scale, overwrite) -> None:
+    """Local attribute transfer (ITAN): the reference's look inside REGION, the target elsewhere."""
+    from .images import z_from_seeds
+
+    layer_spec = _itan_layers(layers)
+    G = _itan_model(model)
+    reg, reg_value = _itan_region(region, G)
+    params = {
+        "target": {"seed": target}, "reference": {"seed": reference}, "region": reg_value, "layers": layer_spec,
+        "feather": feather, "truncation_psi": psi,
+    }  # fmt: skip
+    before = (_itan_plain(G, z_from_seeds([target], G.z_dim), psi), _itan_plain(G, z_from_seeds([reference], G.z_dim), psi))
+    _, paths = _itan_write("itan.transfer_region", model, G, params, out, overwrite, scale, 1, grid_before=before, region=reg)
+    click.echo(f"wrote {paths['grid']} (target, reference, result), {paths['images'][0].name} and {paths['recipe']}")
+
+
+@main.command(epilog=EPILOG_SALIENCY)
+@click.option("--model", "-m", default="faces-64", show_default=True, help="Shipped name or checkpoint path.")
+@click.option("--seed", "-s", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the image.")
+@click.option("--region", "-r", required=True, help="Region whose saliency changes (syntax: `regiongan regions`).")
+@click.option("--psi", "region_psi", required=True, type=float, help="ψ inside the region (> 0; > 1 stands out).")
+@click.option("--background-psi", default=1.0, show_default=True, type=float, help="ψ outside the region (> 0).")
+@_with_itan_options
+def saliency(model, seed, region, region_psi, background_psi, layers, feather, psi, out, scale, overwrite) -> None:
+    """Saliency control (ITAN): per-region truncation, ψ inside REGION and outside it."""
+    from .images import z_from_seeds
+    from .regions import RegionSet
+
+    layer_spec = _itan_layers(layers)
+    G = _itan_model(model)
+    reg, reg_value = _itan_region(region, G)
+    regions = {"specs": [region]} if isinstance(reg_value, dict) else RegionSet.from_regions([reg])
+    params = {
+        "code": {"seed": seed}, "regions": regions, "psi": [background_psi, region_psi], "layers": layer_spec,
+        "feather": feather, "truncation_psi": psi,
+    }  # fmt: skip
+    before = (_itan_plain(G, z_from_seeds([seed], G.z_dim), psi),)
+    _, paths = _itan_write("itan.saliency", model, G, params, out, overwrite, scale, 1, grid_before=before, region=reg)
+    click.echo(f"wrote {paths['grid']} (original, result), {paths['images'][0].name} and {paths['recipe']}")
+
+
+@main.command()
+@click.argument("recipe", type=click.Path(dir_okay=False))
+@click.option("--out", "-o", required=True, type=click.Path(dir_okay=False), help="Grid PNG; OUT_00.png … go next to it.")
+@click.option("--model", "-m", default=None, help="Use this model instead of the recipe's.")
+@click.option("--scale", default=1, show_default=True, type=int, help="Nearest-neighbour upscale of the grid.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files (never done otherwise).")
+def replay(recipe, out, model, scale, overwrite) -> None:
+    """Reproduce the images of a recipe JSON (bit-for-bit on the same machine).
+
+    \b
+    Example:
+      regiongan replay out/resample.json --out out/again.png
+    """
+    import warnings
+
+    from .checkpoints import CheckpointError
+    from .images import make_grid, save_image, to_pil
+    from .recipes import RecipeError, load_recipe, load_recipe_model
+    from .regions import RegionError
+
+    try:
+        rec = load_recipe(recipe)
+    except RecipeError as e:
+        _fail(str(e))
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            G = load_recipe_model(rec, recipe, model)
+        for w in caught:
+            click.echo(f"warning: {w.message}", err=True)
+        images = rec.run(G)
+    except (CheckpointError, FileNotFoundError, RecipeError, RegionError, ValueError) as e:
+        _fail(str(e))
+    paths = _itan_paths(out, images.shape[0])
+    targets = [paths["grid"], *paths["images"]]
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not overwrite:
+        _fail(f"{', '.join(existing)} exist(s); pass --overwrite to replace")
+    save_image(make_grid(images, scale=scale), paths["grid"])
+    for img, path in zip(images, paths["images"]):
+        save_image(to_pil(img), path)
+    click.echo(f"replayed {rec.method} on {model or rec.model}: wrote {paths['grid']} and {images.shape[0]} PNGs")
+
+
+@main.group()
+def data() -> None:
+    """Procedural part-annotated worlds: preview and export."""
+
+
+@data.command("preview")
+@click.option("--world", default="faces", show_default=True, help="faces or scenes.")
+@click.option("--count", default=16, show_default=True, type=int)
+@click.option("--size", default=64, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--scale", default=2, show_default=True, type=int)
+@click.option("--out", "-o", default="out/preview.png", show_default=True, type=click.Path(dir_okay=False))
+def data_preview(world, count, size, seed, scale, out) -> None:
+    """A grid of samples, each next to its colourised part-label map."""
+    from .data.export import preview_grid
+    from .images import save_image
+
+    try:
+        save_image(preview_grid(world, seed=seed, count=count, size=size, scale=scale), out)
+    except ValueError as e:
+        _fail(str(e))
+    click.echo(f"wrote {out}")
+
+
+@data.command("export")
+@click.option("--world", default="faces", show_default=True)
+@click.option("--count", default=1000, show_default=True, type=int)
+@click.option("--size", default=64, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--format", "fmt", default="folder", show_default=True, type=click.Choice(["folder", "npz"]))
+@click.option("--overwrite", is_flag=True, help="Replace a non-empty output folder.")
+@click.argument("out_dir", type=click.Path(file_okay=False))
+def data_export(world, count, size, seed, fmt, overwrite, out_dir) -> None:
+    """Write images + label maps (PNG folder) or one .npz for use in other tools."""
+    from .data.export import export_world
+
+    try:
+        export_world(world, out_dir, count, size=size, seed=seed, fmt=fmt, overwrite=overwrite)
+    except (ValueError, FileExistsError) as e:
+        _fail(str(e))
+    click.echo(f"wrote {count} samples of {world} to {out_dir}")
+
+
+def _train_command():
+    """Build ``regiongan train`` from TrainConfig's fields (one place defines every option)."""
+    from .training.config import click_train_options
+
+    @main.command("train")
+    @click_train_options
+    def train_cmd(**options) -> None:
+        """Train a StyleGAN2 on a procedural world or an image folder (CPU or GPU).
+
+        \b
+        Examples:
+          regiongan train --data faces --resolution 64 --kimg 600 --run-dir runs/faces64 --resume
+          torchrun --nproc_per_node=2 -m regiongan.training --data faces ...   (data-parallel)
+        """
+        from .training.config import TrainConfig
+        from .training.loop import train
+        from .training.snapshot import SnapshotError
+
+        try:
+            run_dir = train(TrainConfig.from_kwargs(**{k: v for k, v in options.items() if v is not None}))
+        except (ValueError, SnapshotError, FileNotFoundError, NotADirectoryError) as e:
+            _fail(str(e))
+        click.echo(f"model written to {run_dir}")
+
+    return train_cmd
+
+
+train_cmd = _train_command()
+
+
 if __name__ == "__main__":
     main()

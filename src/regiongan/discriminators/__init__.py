@@ -1,0 +1,22 @@
+"""Discriminators: the networks that judge images during training (never needed for inference)."""
+
+from __future__ import annotations
+
+import torch.nn as nn
+
+from .stylegan2 import StyleGAN2Discriminator
+
+__all__ = ["StyleGAN2Discriminator", "DISCRIMINATOR_TYPES", "build_discriminator"]
+
+#: model_type -> class, the discriminator counterpart of ``regiongan.generators.MODEL_TYPES``.
+DISCRIMINATOR_TYPES: dict[str, type[nn.Module]] = {"stylegan2-d": StyleGAN2Discriminator}
+
+
+def build_discriminator(model_type: str, config: dict) -> nn.Module:
+    """Instantiate a registered discriminator from its constructor arguments."""
+    if model_type not in DISCRIMINATOR_TYPES:
+        raise ValueError(f"unknown discriminator type {model_type!r}; known: {sorted(DISCRIMINATOR_TYPES)}")
+    try:
+        return DISCRIMINATOR_TYPES[model_type](**config)
+    except TypeError as e:
+        raise ValueError(f"config does not fit {model_type}: {e}") from e

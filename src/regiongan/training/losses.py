@@ -1,0 +1,149 @@
+"""The StyleGAN2 objective (Karras et al. 2020, NVlabs ``loss.StyleGAN2Loss``), one method per phase.
+
+    G main:  softplus(-D(G(z)))                                  non-saturating logistic loss (GAN paper eq. 1)
+    G reg:   pl_weight · (‖J_wᵀ y‖ − a)², a = EMA of the lengths   path-length regulariser (StyleGAN2 eq. 4)
+    D main:  softplus(D(G(z))) + softplus(-D(x))
+    D reg:   γ/2 · ‖∇_x D(x)‖²                                     R1 (Mescheder et al. 2018)
+
+Regularisers are lazy (StyleGAN2 §3.1): they run every ``interval`` steps, scaled by ``interval``. Style
+mixing draws a second latent and switches to it at a random layer with probability ``style_mixing``.
+All randomness comes from the ``generator`` arguments.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..generators.stylegan2 import StyleGAN2
+from .augment import DiffAugment
+
+__all__ = ["StyleGAN2Loss"]
+
+
+class StyleGAN2Loss:
+    """Loss terms for generator ``G`` and discriminator ``D``.
+
+    precision ``"bf16"`` runs G's synthesis convolutions in bf16 and D under ``torch.autocast``;
+    ``reduce_mean`` averages a scalar over processes (identity without data parallelism) so the
+    path-length EMA ``pl_mean`` stays identical on every rank.
+    """
+
+    def __init__(
+        self,
+        G: StyleGAN2,
+        D: nn.Module,
+        augment: DiffAugment | None = None,
+        precision: str = "fp32",
+        style_mixing: float = 0.9,
+        r1_gamma: float = 1.0,
+        pl_weight: float = 0.0,
+        pl_decay: float = 0.01,
+        pl_batch_shrink: int = 2,
+        reduce_mean: Callable[[torch.Tensor], torch.Tensor] = lambda t: t,
+    ) -> None:
+        self.G, self.D = G, D
+        self.augment = augment or DiffAugment([])
+        self.precision = precision
+        self.style_mixing, self.r1_gamma = style_mixing, r1_gamma
+        self.pl_weight, self.pl_decay, self.pl_batch_shrink = pl_weight, pl_decay, pl_batch_shrink
+        self.reduce_mean = reduce_mean
+        self.device = G.mapping.w_avg.device
+        self.pl_mean = torch.zeros([], device=self.device)
+
+    # ----------------------------------------------------------------------------------------- networks
+    def map(self, z: torch.Tensor, c: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+        """``z [N, z_dim] -> ws [N, num_ws, w_dim]`` with style mixing (one cutoff per batch, as NVlabs)."""
+        ws = self.G.map(z, c)
+        if self.style_mixing > 0:
+            # draw all three numbers every time so the random stream does not depend on the outcome
+            z2 = torch.randn(z.shape, generator=generator).to(z.device)
+            cutoff = int(torch.randint(1, ws.shape[1], [], generator=generator)) if ws.shape[1] > 1 else ws.shape[1]
+            mix = float(torch.rand([], generator=generator)) < self.style_mixing
+            if mix and cutoff < ws.shape[1]:
+                ws2 = self.G.map(z2, c)
+                ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
+        return ws
+
+    def synthesize(self, ws: torch.Tensor, noise_generator: torch.Generator) -> torch.Tensor:
+        """``ws -> images [N, C, R, R]`` float32 with random noise."""
+        return self.G.synthesize(
+            self.G.styles(ws), noise_mode="random", generator=noise_generator, precision=self.precision
+        ).image
+
+    def discriminate(self, img: torch.Tensor, c: torch.Tensor | None, generator: torch.Generator) -> torch.Tensor:
+        """Augment and judge: ``img [N, C, R, R] -> logits [N, 1]`` float32."""
+        if self.augment:
+            img = self.augment(img, generator)
+        with self._autocast():
+            return self.D(img, c).float()
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.precision != "bf16":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    # ------------------------------------------------------------------------------------------- phases
+    def generator_loss(
+        self, z: torch.Tensor, c: torch.Tensor | None, generator: torch.Generator, noise_generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Non-saturating loss ``mean softplus(-D(G(z)))``; also the detached ws (``ws[:, 0]`` is never mixed,
+        the loop moves ``w_avg`` with it)."""
+        ws = self.map(z, c, generator)
+        img = self.synthesize(ws, noise_generator)
+        logits = self.discriminate(img, c, generator)
+        return F.softplus(-logits).mean(), ws.detach()
+
+    def path_length_loss(
+        self, z: torch.Tensor, c: torch.Tensor | None, generator: torch.Generator, noise_generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Path-length penalty (before the lazy ``interval`` factor) and the mean path length."""
+        n = max(z.shape[0] // self.pl_batch_shrink, 1)
+        z, c = z[:n], (c[:n] if c is not None else None)
+        ws = self.map(z, c, generator)
+        img = self.synthesize(ws, noise_generator)
+        res = img.shape[2] * img.shape[3]
+        pl_noise = torch.randn(img.shape, generator=noise_generator, device=img.device) / math.sqrt(res)
+        (grads,) = torch.autograd.grad((img * pl_noise).sum(), ws, create_graph=True)
+        lengths = grads.square().sum(dim=2).mean(dim=1).sqrt()  # [n]
+        mean_length = self.reduce_mean(lengths.mean().detach())
+        self.pl_mean = self.pl_mean.lerp(mean_length, self.pl_decay)
+        penalty = (lengths - self.pl_mean).square().mean()
+        # keeps every synthesis parameter in the graph (NVlabs), so gradients exist for all of them
+        return penalty * self.pl_weight + img[:, 0, 0, 0].mean() * 0, lengths.mean().detach()
+
+    def discriminator_loss(
+        self,
+        real: torch.Tensor,
+        real_c: torch.Tensor | None,
+        z: torch.Tensor,
+        gen_c: torch.Tensor | None,
+        generator: torch.Generator,
+        noise_generator: torch.Generator,
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """``mean softplus(D(G(z))) + mean softplus(-D(x))``; also logits statistics."""
+        with torch.no_grad():
+            fake = self.synthesize(self.map(z, gen_c, generator), noise_generator)
+        fake_logits = self.discriminate(fake, gen_c, generator)
+        real_logits = self.discriminate(real, real_c, generator)
+        loss_fake, loss_real = F.softplus(fake_logits).mean(), F.softplus(-real_logits).mean()
+        stats = {
+            "loss/D_fake": float(loss_fake.detach()),
+            "loss/D_real": float(loss_real.detach()),
+            "scores/fake": float(fake_logits.detach().mean()),
+            "scores/real": float(real_logits.detach().mean()),
+        }
+        return loss_fake + loss_real, stats
+
+    def r1_loss(self, real: torch.Tensor, real_c: torch.Tensor | None, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``γ/2 · mean ‖∇_x D(x)‖²`` (before the lazy ``interval`` factor) and the mean squared norm."""
+        real = real.detach().requires_grad_(True)
+        logits = self.discriminate(real, real_c, generator)
+        (grads,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
+        penalty = grads.float().square().sum(dim=[1, 2, 3])
+        return penalty.mean() * (self.r1_gamma / 2) + logits.mean() * 0, penalty.mean().detach()
