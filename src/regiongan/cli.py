@@ -480,5 +480,20 @@ def _train_command():
 train_cmd = _train_command()
 
 
+
+def _register_command_modules() -> None:
+    """Method-specific commands live in ``regiongan.commands.<module>`` and register themselves on import."""
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    for info in pkgutil.iter_modules(commands.__path__):
+        importlib.import_module(f"{commands.__name__}.{info.name}")
+
+
+_register_command_modules()
+
+
 if __name__ == "__main__":
     main()

@@ -22,59 +22,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..generators.stylegan2 import FullyConnectedLayer, MappingNetwork
-from ..ops.activations import DEFAULT_GAINS, bias_act
-from ..ops.filters import make_filter, upfirdn2d
+from ..generators.stylegan2 import MappingNetwork
+from ..layers import Conv2dLayer, FullyConnectedLayer
 
-__all__ = ["StyleGAN2Discriminator", "Conv2dLayer", "DiscriminatorBlock", "MinibatchStdLayer", "DiscriminatorEpilogue"]
-
-
-def conv2d_downsample(x: torch.Tensor, weight: torch.Tensor, filt: torch.Tensor, down: int) -> torch.Tensor:
-    """'Same' convolution, optionally followed by ×``down`` FIR downsampling (NVlabs ``conv2d_resample``).
-
-    x: ``[N, C_in, H, W]``; weight: ``[C_out, C_in, k, k]`` -> ``[N, C_out, H/down, W/down]``. Downsampling
-    blurs first and then runs a strided convolution (a 1×1 kernel is applied after the decimation).
-    """
-    k = weight.shape[-1]
-    if down == 1:
-        return F.conv2d(x, weight, padding=k // 2)
-    fw = filt.shape[-1]
-    p0 = k // 2 + (fw - down + 1) // 2
-    p1 = k // 2 + (fw - down) // 2
-    if k == 1:
-        return F.conv2d(upfirdn2d(x, filt, down=down, padding=(p0, p1, p0, p1)), weight)
-    x = upfirdn2d(x, filt, padding=(p0, p1, p0, p1))
-    return F.conv2d(x.contiguous(memory_format=torch.channels_last), weight, stride=down)
-
-
-class Conv2dLayer(nn.Module):
-    """Equalised convolution + bias + activation (+ clamp), optionally with ×2 FIR downsampling."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        bias: bool = True,
-        activation: str = "linear",
-        down: int = 1,
-        resample_filter: Sequence[float] = (1, 3, 3, 1),
-        conv_clamp: float | None = None,
-    ) -> None:
-        super().__init__()
-        self.in_channels, self.out_channels = in_channels, out_channels
-        self.activation, self.down, self.conv_clamp = activation, down, conv_clamp
-        self.register_buffer("resample_filter", make_filter(resample_filter))
-        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
-        self.bias = nn.Parameter(torch.zeros([out_channels])) if bias else None
-        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size * kernel_size)
-
-    def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-        """``[N, C_in, H, W] -> [N, C_out, H/down, W/down]``."""
-        x = conv2d_downsample(x, self.weight * self.weight_gain, self.resample_filter, self.down)
-        act_gain = DEFAULT_GAINS[self.activation] * gain
-        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias, activation=self.activation, gain=act_gain, clamp=clamp)
+__all__ = ["StyleGAN2Discriminator", "DiscriminatorBlock", "MinibatchStdLayer", "DiscriminatorEpilogue"]
 
 
 class DiscriminatorBlock(nn.Module):

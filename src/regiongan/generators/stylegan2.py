@@ -26,7 +26,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..ops.activations import bias_act
-from ..ops.filters import make_filter, upfirdn2d, upsample2d
+from ..layers import Conv2dLayer, FullyConnectedLayer, resample_conv2d
+from ..ops.filters import make_filter, upsample2d
 from ..ops.masks import resize_mask
 from .base import BlendedStyle, ControlPoint, NoiseMode, Precision, Style, SynthesisOutput
 
@@ -39,35 +40,6 @@ _DEMOD_EPS = 1e-8
 def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     """Scale each row of ``[N, C]`` to unit mean square."""
     return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
-
-
-class FullyConnectedLayer(nn.Module):
-    """Equalised-learning-rate linear layer (weights stored as ``N(0, 1) / lr_multiplier``)."""
-
-    def __init__(
-        self,
-        in_features: int,
-        out_features: int,
-        bias: bool = True,
-        activation: str = "linear",
-        lr_multiplier: float = 1.0,
-        bias_init: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.in_features, self.out_features = in_features, out_features
-        self.activation = activation
-        self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
-        self.bias = nn.Parameter(torch.full([out_features], float(bias_init))) if bias else None
-        self.weight_gain = lr_multiplier / math.sqrt(in_features)
-        self.bias_gain = lr_multiplier
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``[N, in] -> [N, out]``."""
-        w = self.weight * self.weight_gain
-        b = self.bias * self.bias_gain if self.bias is not None else None
-        if self.activation == "linear" and b is not None:
-            return torch.addmm(b.unsqueeze(0), x, w.t())
-        return bias_act(x.matmul(w.t()), b, activation=self.activation)
 
 
 class MappingNetwork(nn.Module):
@@ -198,27 +170,6 @@ def _resolve_style(
     raise ValueError(f"{name}: a style must be [N, C], [N, C, h, w] or a BlendedStyle, got {tuple(style.shape)}")
 
 
-def _conv(x: torch.Tensor, weight: torch.Tensor, up: int, filt: torch.Tensor, groups: int = 1) -> torch.Tensor:
-    """Plain convolution with 'same' padding, or transposed-conv ×2 upsampling followed by the FIR filter.
-
-    x: ``[N, C_in*groups, H, W]``; weight: ``[O*groups, C_in, k, k]``.
-    """
-    k = weight.shape[-1]
-    if up == 1:
-        return F.conv2d(x, weight, padding=k // 2, groups=groups)
-    if k == 1:
-        return F.conv2d(upsample2d(x, filt, up), weight, groups=groups)
-    # Transposed convolution (stride 2) then blur; padding chosen so that H -> 2H (NVlabs conv2d_resample).
-    o_total, i_per_group = weight.shape[:2]
-    w = weight.reshape(groups, o_total // groups, i_per_group, k, k).transpose(1, 2)
-    w = w.reshape(groups * i_per_group, o_total // groups, k, k)
-    fw = filt.shape[-1]
-    p0 = (k // 2) + (fw + up - 1) // 2 - (k - 1)
-    p1 = (k // 2) + (fw - up) // 2 - (k - up)
-    x = F.conv_transpose2d(x, w, stride=up, groups=groups)
-    return upfirdn2d(x, filt, padding=(p0, p1, p0, p1), gain=up * up)
-
-
 def modulated_conv2d(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -236,9 +187,9 @@ def modulated_conv2d(
         if style.demod is not None:
             w = w * style.demod.reshape(n, -1, 1, 1, 1)
         w = w.reshape(-1, *weight.shape[1:])
-        y = _conv(x.reshape(1, -1, *x.shape[2:]), w, up, filt, groups=n)
+        y = resample_conv2d(x.reshape(1, -1, *x.shape[2:]), w, filt, up=up, groups=n)
         return y.reshape(n, -1, *y.shape[2:])
-    y = _conv(x * style.scale.to(x.dtype), weight.to(x.dtype), up, filt)
+    y = resample_conv2d(x * style.scale.to(x.dtype), weight.to(x.dtype), filt, up=up)
     if style.demod is not None:
         y = y * style.demod.to(y.dtype)
     return y
@@ -319,34 +270,6 @@ class ToRGBLayer(nn.Module):
         weight = self.weight.to(x.dtype)
         y = modulated_conv2d(x, weight, rs, 1, torch.empty(0), impl)
         return bias_act(y.to(self.bias.dtype), self.bias, clamp=self.conv_clamp)
-
-
-class Conv2dLayer(nn.Module):
-    """Plain equalised convolution; used as the resnet skip (1×1, ×2 upsampling, no bias)."""
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        kernel_size: int,
-        bias: bool = True,
-        up: int = 1,
-        resample_filter: Sequence[float] = (1, 3, 3, 1),
-        conv_clamp: float | None = None,
-    ) -> None:
-        super().__init__()
-        self.up, self.conv_clamp = up, conv_clamp
-        self.register_buffer("resample_filter", make_filter(resample_filter))
-        self.weight = nn.Parameter(torch.randn([out_channels, in_channels, kernel_size, kernel_size]))
-        self.bias = nn.Parameter(torch.zeros([out_channels])) if bias else None
-        self.weight_gain = 1 / math.sqrt(in_channels * kernel_size * kernel_size)
-
-    def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-        """``[N, C_in, H, W] -> [N, C_out, H*up, W*up]``."""
-        w = (self.weight * self.weight_gain).to(x.dtype)
-        x = _conv(x, w, self.up, self.resample_filter)
-        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return bias_act(x, self.bias, gain=gain, clamp=clamp)
 
 
 class SynthesisBlock(nn.Module):
