@@ -73,6 +73,10 @@ def save_pretrained(
         if extra:
             meta["extra"] = extra
         (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        # mkdtemp creates a private (0700) directory; a saved model is an ordinary, shareable folder.
+        os.chmod(tmp, 0o755)
+        for f in (tmp / CONFIG_FILE, tmp / WEIGHTS_FILE):
+            os.chmod(f, 0o644)
         if directory.exists():
             backup = directory.with_name(f".{directory.name}.old")
             shutil.rmtree(backup, ignore_errors=True)

@@ -17,7 +17,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m regiongan.training",
         description="Train a StyleGAN2 generator (and discriminator) on a procedural world or an image folder.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_train_arguments(parser)
     args = parser.parse_args(argv)
