@@ -1,0 +1,1 @@
+"""Part parser: model, checkpoints, training, evaluation, FD-parser, command line."""
