@@ -1,7 +1,7 @@
 """Accuracy of the shipped part parsers and their FD-parser floor: the numbers in their model cards.
 
-    python benchmarks/parser_eval.py                                 # parser-faces-64, N=1000
-    python benchmarks/parser_eval.py --parsers parser-faces-64 parser-scenes-64 --count 1000 --threads 1
+    python benchmarks/parser_eval.py                                 # every shipped parser, N=1000
+    python benchmarks/parser_eval.py --parsers parser-faces-64 --count 1000 --threads 1
 
 For each parser: mIoU, per-part IoU and pixel accuracy on ``--count`` held-out procedural images
 (stream 0; training reads streams 1000+), the FD-parser floor (two disjoint procedural sets of ``--count``
@@ -10,7 +10,7 @@ writes a JSON report (default ``benchmarks/results/parser_eval.json``). ``--figu
 the docs picture: held-out images (top row), true labels (middle) and predicted labels (bottom) of the
 first parser, coloured with ``LABEL_PALETTE``::
 
-    python benchmarks/parser_eval.py --figure docs/img/parser_faces.png
+    python benchmarks/parser_eval.py --parsers parser-faces-64 --figure docs/img/parser_faces.png
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def draw_figure(name: str, path: Path, count: int = 8, seed: int = 0, scale: int
 def main(argv: list[str] | None = None) -> list[dict]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     shipped = ", ".join(list_parsers()) or "none"
-    ap.add_argument("--parsers", nargs="+", default=["parser-faces-64"], help=f"names or directories; shipped: {shipped}")
+    ap.add_argument("--parsers", nargs="+", default=list_parsers(), help=f"names or directories (default: all shipped: {shipped})")
     ap.add_argument("--count", type=int, default=1000, help="held-out images per score (and per FD set)")
     ap.add_argument("--seed", type=int, default=0, help="evaluation stream")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -74,6 +74,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = ap.parse_args(argv)
     if args.count < 2 or args.threads < 1:
         ap.error("--count must be >= 2 and --threads >= 1")
+    if not args.parsers:
+        ap.error("no parser given and none shipped; pass --parsers DIR")
     torch.set_num_threads(args.threads)
 
     records = []

@@ -56,14 +56,29 @@ def test_training_refuses_a_non_empty_out_dir(tmp_path):
         train_parser("faces", size=32, steps=1, batch=2, out_dir=tmp_path, progress=False)
 
 
-@pytest.mark.skipif(not (MODELS_DIR / "parser-faces-64" / "config.json").is_file(), reason="parser-faces-64 not shipped")
-def test_shipped_faces_parser_is_accurate():
-    assert "parser-faces-64" in list_parsers()
-    parser = load_parser("parser-faces-64")
+SHIPPED = [  # name, world, an attribute the head must predict (measured R^2 >= 0.93 on 1,000 images)
+    ("parser-faces-64", "faces", "has_hat"),
+    ("parser-scenes-64", "scenes", "time_night"),
+]
+
+
+@pytest.mark.parametrize("name, world, attribute", SHIPPED)
+def test_shipped_parser_is_accurate(name, world, attribute):
+    if not (MODELS_DIR / name / "config.json").is_file():
+        pytest.skip(f"{name} is not shipped")
+    assert name in list_parsers()
+    parser = load_parser(name)
     scores = evaluate_parser(parser, count=200)  # stream 0: never seen in training
-    assert scores["world"] == "faces"
-    assert scores["miou"] >= 0.85, scores
+    assert scores["world"] == world
+    assert scores["miou"] >= 0.85, scores  # measured on 1,000 images: faces 0.918, scenes 0.933
     assert scores["pixel_acc"] >= 0.97
-    assert scores["attribute_r2"]["has_hat"] > 0.5  # the attribute head works too (measured 0.9x)
-    assert (MODELS_DIR / "parser-faces-64" / "model.safetensors").stat().st_size < 5_000_000
-    assert np.isfinite(list(v for v in scores["per_part_iou"].values() if v is not None)).all()
+    assert scores["attribute_r2"][attribute] > 0.5
+    assert (MODELS_DIR / name / "model.safetensors").stat().st_size < 5_000_000
+    assert np.isfinite([v for v in scores["per_part_iou"].values() if v is not None]).all()
+
+
+def test_training_needs_two_images_per_batch():
+    from regiongan.parser import train_parser
+
+    with pytest.raises(ValueError, match="batch must be >= 2"):
+        train_parser("faces", size=32, steps=1, batch=1, progress=False)

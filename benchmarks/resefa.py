@@ -1,0 +1,543 @@
+"""ReSeFa (regiongan.methods.resefa): speed of the Jacobian engine and the solvers, locality evaluation,
+and the documentation figures.
+
+    python benchmarks/resefa.py                # speed: pipeline per sample, forward vs reverse mode, solvers, memory
+    python benchmarks/resefa.py --eval         # locality vs GANSpace PCA and random directions (needs a trained model)
+    python benchmarks/resefa.py --figures      # regenerate docs/img/resefa_*.png
+
+Model: ``--model`` (default ``faces-64`` when shipped, or a path such as ``runs/faces64/model``). The speed
+mode and the figures fall back to a random StyleGAN2 of faces-64's architecture (z/w 256, 4 mapping
+layers, channels 4:256, 8:256, 16:128, 32:64, 64:32); the evaluation needs a trained model (random
+weights have no parts) and skips otherwise.
+
+Speed (one process per measurement, so that each reports its own peak resident memory,
+``resource.getrusage``): W space (d = w_dim), one box region, ``--threads`` (default 1: a GAN training
+run shares this machine).
+
+* ``pipeline``: :func:`region_directions` end to end (images, forward-mode Jacobians, Grams, solve) on
+  ``--samples`` samples after one untimed warm-up call (imports, oneDNN kernel choice); seconds per sample.
+* ``forward``: :func:`regiongan.jacobian.forward_jacobian` alone per ``--chunks`` size, and one forward
+  pass per image at batch 32 (a tangent pass costs about one forward pass: the ratio is the engine's
+  overhead).
+* ``reverse``: the official approach — one ``autograd.grad`` per output row (what
+  ``torch.autograd.functional.jacobian`` runs): ``--reverse-rows`` rows are timed and the time is
+  **extrapolated** to all P = 3·R² rows (graph build + P × per-row time). Also a vmapped backward over
+  32 rows at a time (``is_grads_batched``), likewise extrapolated.
+* ``solvers``: Cholesky vs Woodbury on the pipeline's Grams (d = w_dim), and on synthetic W+ Grams
+  (d = num_ws · w_dim, ``--no-wplus`` skips them): from B, and Woodbury from J_b rows with a truncated
+  (randomized) SVD.
+
+Evaluation (``--eval``): directions in W from ``--gram-samples`` images (seeds 0…); ``--test-samples``
+other images (seeds 10000…) measure In-/Out-MSE (CIELAB, regiongan.metrics.locality) of ``w + t·n``
+against the original, for t on a geometric sweep and both signs. Compared at matched In-MSE (log-log
+interpolation of each Out(In) curve): the top ReSeFa direction, the top global direction of W (PCA of 10k
+mapped samples, GANSpace-style) and ``--random`` random unit directions (their curves averaged). Regions:
+``part:eyes|mouth|nose`` (parser masks of every image; needs the part parser) and a free box. Writes CSV
+files and a plot to ``--out-dir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from PIL import Image, ImageDraw
+
+from regiongan.generators.stylegan2 import StyleGAN2
+from regiongan.images import make_grid, z_from_seeds
+from regiongan.jacobian import forward_jacobian, reverse_jacobian
+from regiongan.methods.resefa import (
+    apply_direction,
+    image_function,
+    latent_rows,
+    region_directions,
+    solve_cholesky,
+    solve_woodbury,
+)
+from regiongan.metrics.locality import in_out_mse
+from regiongan.regions import parse_region
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS_IMG = REPO / "docs" / "img"
+PARTS = {"eyes": ["eye_left", "eye_right"], "mouth": ["mouth"], "nose": ["nose"]}
+FALLBACK = dict(z_dim=256, w_dim=256, img_resolution=64, mapping_layers=4, channels={4: 256, 8: 256, 16: 128, 32: 64, 64: 32})
+
+
+# --------------------------------------------------------------------------------------------------
+# Models and regions
+
+
+def load_shipped(name: str):
+    """A model by name/path, or None when it is not available."""
+    from regiongan.checkpoints import CheckpointError, load_model
+
+    try:
+        return load_model(name)
+    except (CheckpointError, FileNotFoundError):
+        return None
+
+
+def random_model() -> StyleGAN2:
+    torch.manual_seed(0)
+    return StyleGAN2(**FALLBACK).eval().requires_grad_(False)
+
+
+def model_or_fallback(name: str) -> tuple[torch.nn.Module, str]:
+    G = load_shipped(name)
+    if G is not None:
+        return G.eval().requires_grad_(False), name
+    print(f"note: model {name!r} not found; using a random StyleGAN2 of faces-64's architecture", file=sys.stderr)
+    return random_model(), "random StyleGAN2 (faces-64 architecture)"
+
+
+def scaled_box(res: int, box: tuple[float, float, float, float] = (16, 36, 48, 56)) -> str:
+    """A box written for 64² faces (default: around the mouth) at resolution ``res``."""
+    s = res / 64
+    return "box:" + ",".join(f"{v * s:g}" for v in box)
+
+
+def load_parser_or_none(name: str):
+    try:
+        from regiongan.parser import load_parser
+
+        return load_parser(name)
+    except Exception as e:  # noqa: BLE001 - any failure means: no part regions, say why
+        print(f"skipping part regions: cannot load part parser {name!r} ({type(e).__name__}: {e})", file=sys.stderr)
+        return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Speed: child processes
+
+
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+
+
+def _timed(fn: Callable[[], object]) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def child(task: str, args: argparse.Namespace) -> dict:
+    torch.set_num_threads(args.threads)
+    G, label = model_or_fallback(args.model)
+    res = G.img_resolution
+    region = args.region or scaled_box(res)
+    out: dict = {"task": task, "model": label}
+    z = z_from_seeds([0], G.z_dim)
+    ws = G.map(z)
+    rows = latent_rows(G, "w")
+    f, x0 = image_function(G, "w", ws, None, rows, 1.0)
+    with torch.no_grad():
+        f(x0)
+    if task == "baseline":
+        pass
+    elif task == "pipeline":
+        region_directions(G, region, samples=1, k=10, chunk=args.chunk)  # warm-up
+        t = _timed(lambda: out.update(dirs=region_directions(G, region, samples=args.samples, k=10, chunk=args.chunk)))
+        dirs = out.pop("dirs")
+        out.update(
+            samples=args.samples, seconds_per_sample=t / args.samples, jacobian_seconds_per_sample=dirs.meta["jacobian_seconds_per_sample"],
+            solve_seconds=dirs.meta["solve_seconds"], d=dirs.dim, P=3 * res * res, region=region,
+        )  # fmt: skip
+        # the solvers on these Grams (d = w_dim)
+        from regiongan.jacobian import GramAccumulator, sample_grams
+
+        acc = GramAccumulator(dirs.dim)
+        mask = parse_region(region, (res, res)).mask[0]
+        sample_grams(f, x0, mask, acc, chunk=args.chunk)
+        grams = acc.result()
+        out["solvers_w"] = _time_solvers(grams.A, grams.B, k=10)
+    elif task == "forward":
+        forward_jacobian(f, x0, chunk=args.chunk)  # warm-up
+        out["chunks"] = {str(c): _timed(lambda c=c: forward_jacobian(f, x0, chunk=c)) for c in args.chunks}
+        with torch.no_grad():
+            batch = G.map(z_from_seeds(range(32), G.z_dim))
+            G.synthesize(G.styles(batch))
+            out["forward_ms_per_image_b32"] = 1000 * _timed(lambda: G.synthesize(G.styles(batch))) / 32
+            out["forward_ms_b1"] = 1000 * _timed(lambda: G.synthesize(G.styles(ws)))
+        out["d"], out["P"] = x0.shape[0], 3 * res * res
+    elif task == "reverse":
+        P = 3 * res * res
+        n = args.reverse_rows
+        stride = max(1, P // n)
+        pick = torch.arange(0, P, stride)[:n]  # rows spread over the image
+        reverse_jacobian(f, x0, rows=pick[:2])  # warm-up
+        t_graph = _timed(lambda: reverse_jacobian(f, x0, rows=pick[:0]))
+        t_rows = _timed(lambda: reverse_jacobian(f, x0, rows=pick))
+        per_row = (t_rows - t_graph) / n
+        out["official"] = {"rows_timed": n, "graph_s": t_graph, "per_row_s": per_row, "extrapolated_s": t_graph + P * per_row}
+        nb = min(P, max(64, n))
+        pick_b = torch.arange(0, P, max(1, P // nb))[:nb]
+        t_rows_b = _timed(lambda: reverse_jacobian(f, x0, rows=pick_b, chunk=32))
+        per_row_b = (t_rows_b - t_graph) / nb
+        out["vmapped32"] = {"rows_timed": nb, "per_row_s": per_row_b, "extrapolated_s": t_graph + P * per_row_b}
+        out["P"] = P
+    elif task == "solvers_wplus":
+        d = G.num_ws * G.w_dim
+        g = torch.Generator().manual_seed(0)
+        # synthetic Grams of the W+ size with a decaying spectrum, like real Jacobians
+        scale = torch.logspace(0, -3, d, dtype=torch.float64)
+        Jf = torch.randn(2 * d, d, generator=g, dtype=torch.float64) * scale
+        Jb = torch.randn(2 * d, d, generator=g, dtype=torch.float64) * scale
+        A, B = Jf.T @ Jf, Jb.T @ Jb
+        out["d"] = d
+        out["solvers"] = _time_solvers(A, B, k=10, Jb=Jb, ranks=(None, d // 8))
+    else:
+        raise SystemExit(f"unknown child task {task!r}")
+    out["peak_mib"] = _peak_mib()
+    return out
+
+
+def _time_solvers(A: torch.Tensor, B: torch.Tensor, k: int, Jb: torch.Tensor | None = None, ranks=()) -> dict:
+    """Seconds per solver (after a warm-up call) and agreement of the top 3 with Cholesky. ``ranks``:
+    Woodbury from the rows Jb with these truncations (None: all singular values, exact)."""
+    res = {}
+    ref = None
+    from_jb = [(f"woodbury(Jb, rank {r or 'full'})", lambda r=r: solve_woodbury(A, Jb=Jb, k=k, rank=r)) for r in ranks]
+    for name, fn in [
+        ("cholesky", lambda: solve_cholesky(A, B, k=k)),
+        ("woodbury(B)", lambda: solve_woodbury(A, B, k=k)),
+        *(from_jb if Jb is not None else []),
+    ]:
+        fn()  # warm-up
+        t0 = time.perf_counter()
+        sol = fn()
+        res[name] = {"seconds": time.perf_counter() - t0}
+        if ref is None:
+            ref = sol
+        else:
+            res[name]["min_abs_cos_vs_cholesky_top3"] = float((sol.vectors[:3] * ref.vectors[:3]).sum(1).abs().min())
+            res[name]["max_rel_eig_diff_top3"] = float(((sol.eigenvalues[:3] - ref.eigenvalues[:3]) / ref.eigenvalues[:3]).abs().max())
+    return res
+
+
+def run_child(task: str, args: argparse.Namespace) -> dict:
+    cmd = [sys.executable, __file__, "--child", task, "--model", args.model, "--threads", str(args.threads),
+           "--samples", str(args.samples), "--chunk", str(args.chunk), "--chunks", ",".join(map(str, args.chunks)),
+           "--reverse-rows", str(args.reverse_rows)] + (["--region", args.region] if args.region else [])  # fmt: skip
+    print(f"  running {task} …", file=sys.stderr)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {task} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def speed(args: argparse.Namespace) -> None:
+    results = {t: run_child(t, args) for t in ["baseline", "pipeline", "forward", "reverse"] + (["solvers_wplus"] if args.wplus else [])}
+    base, pipe, fwd, rev = (results[t] for t in ("baseline", "pipeline", "forward", "reverse"))
+    d, P = pipe["d"], pipe["P"]
+    print(f"\nReSeFa speed — {pipe['model']}, region {pipe['region']}, W space (d = {d}, P = {P} rows), "
+          f"torch {torch.__version__}, {args.threads} thread(s), {platform.machine()}, load average "
+          f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}")  # fmt: skip
+    print(f"{'measurement':58s} {'seconds':>10s} {'peak MiB':>9s}")
+
+    def line(name: str, sec: float, mib: float | None = None) -> None:
+        print(f"{name:58s} {sec:10.3f} {'' if mib is None else f'{mib:9.0f}'}")
+
+    line("model loaded + one image (baseline process)", float("nan"), base["peak_mib"])
+    line(f"pipeline per sample (images, J, Grams, solve; {pipe['samples']} samples)", pipe["seconds_per_sample"], pipe["peak_mib"])
+    line("  of which forward-mode J + Grams per sample", pipe["jacobian_seconds_per_sample"])
+    line("  solve (Cholesky, once)", pipe["solve_seconds"])
+    for c, s in fwd["chunks"].items():
+        line(f"forward mode vmap(jvp), chunk {c}", s, None)
+    print(f"{'':58s} {'':>10s} {fwd['peak_mib']:9.0f}  (forward process)")
+    best_c, best = min(fwd["chunks"].items(), key=lambda kv: kv[1])
+    fwd_ms = fwd["forward_ms_per_image_b32"]
+    print(f"  one forward pass: {fwd_ms:.1f} ms/image at batch 32, {fwd['forward_ms_b1']:.1f} ms at batch 1; "
+          f"a tangent pass costs {1000 * best / d / fwd_ms:.2f} forward passes (chunk {best_c})")  # fmt: skip
+    o, v = rev["official"], rev["vmapped32"]
+    line(f"reverse mode, official (1 backward/row), EXTRAPOLATED from {o['rows_timed']} rows", o["extrapolated_s"], rev["peak_mib"])
+    print(f"  ({o['per_row_s'] * 1000:.1f} ms per row × {P} rows + {o['graph_s']:.2f} s graph)")
+    line(f"reverse mode, vmapped 32 rows/backward, EXTRAPOLATED from {v['rows_timed']} rows", v["extrapolated_s"])
+    for name, r in pipe["solvers_w"].items():
+        extra = f"  |cos| {r['min_abs_cos_vs_cholesky_top3']:.6f}" if "min_abs_cos_vs_cholesky_top3" in r else ""
+        label = f"solver {name}, d = {d}"
+        print(f"{label:58s} {r['seconds']:10.4f}{extra}")
+    if "solvers_wplus" in results:
+        sw = results["solvers_wplus"]
+        for name, r in sw["solvers"].items():
+            extra = f"  |cos| {r['min_abs_cos_vs_cholesky_top3']:.6f}" if "min_abs_cos_vs_cholesky_top3" in r else ""
+            label = f"solver {name}, d = {sw['d']} (W+, synthetic)"
+            print(f"{label:58s} {r['seconds']:10.4f}{extra}")
+    print("\nratios")
+    print(f"  reverse (official, extrapolated) / our pipeline per sample: {o['extrapolated_s'] / pipe['seconds_per_sample']:8.1f}x   (goal >= 100x)")
+    print(f"  reverse (official, extrapolated) / forward-mode J:          {o['extrapolated_s'] / best:8.1f}x")
+    print(f"  reverse (vmapped, extrapolated) / forward-mode J:           {v['extrapolated_s'] / best:8.1f}x")
+    print(f"  pipeline per sample: {pipe['seconds_per_sample']:.2f} s   (goal < 2 s)")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(results, indent=2))
+        print(f"wrote {args.json}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Evaluation: locality at matched In-MSE
+
+
+def pca_direction(G, n: int = 10_000, seed: int = 0) -> tuple[torch.Tensor, float]:
+    """Top principal direction of W (GANSpace-style) from ``n`` mapped samples, and its std."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        w = torch.cat([G.map(torch.randn(1000, G.z_dim, generator=g))[:, 0] for _ in range(n // 1000)])
+    w = w - w.mean(0)
+    _, s, vh = torch.linalg.svd(w.double(), full_matrices=False)
+    return vh[0].float(), float(s[0] / math.sqrt(len(w) - 1))
+
+
+def _out_at_in(curve: list[tuple[float, float]], target: float) -> float:
+    """Out-MSE where the (In, Out) curve (ordered by strength) first reaches In = target, log-log interpolated."""
+    for (i0, o0), (i1, o1) in zip(curve, curve[1:]):
+        if i0 <= target <= i1 and i0 > 0 and i1 > i0 and o0 > 0 and o1 > 0:
+            a = (math.log(target) - math.log(i0)) / (math.log(i1) - math.log(i0))
+            return math.exp(math.log(o0) + a * (math.log(o1) - math.log(o0)))
+    return float("nan")
+
+
+def evaluate(G, sources: dict[str, Callable[[torch.Tensor], torch.Tensor] | str], args) -> tuple[list[dict], list[dict]]:
+    res = G.img_resolution
+    test_z = z_from_seeds(range(10_000, 10_000 + args.test_samples), G.z_dim)
+    with torch.no_grad():
+        test_ws = G.map(test_z)
+        originals = torch.cat([G.synthesize(G.styles(test_ws[i : i + 50])).image for i in range(0, len(test_ws), 50)])
+    masks = {}
+    for name, src in sources.items():
+        masks[name] = parse_region(src, (res, res)).mask if isinstance(src, str) else src(originals)
+    pca, pca_std = pca_direction(G)
+    g = torch.Generator().manual_seed(1)
+    randoms = torch.randn(args.random, G.w_dim, generator=g)
+    randoms /= randoms.norm(dim=1, keepdim=True)
+    rows = latent_rows(G, "w")
+    strengths = [pca_std * 2.0**e for e in range(-4, 3)]  # 1/16 … 4 standard deviations of W's top PC
+
+    def curve(direction: torch.Tensor, region_names: list[str]) -> dict[str, list[tuple[float, float]]]:
+        """Mean (In, Out) per strength (both signs) for each region."""
+        out = {r: [] for r in region_names}
+        for t in strengths:
+            acc = {r: ([], []) for r in region_names}
+            for sign in (1.0, -1.0):
+                edited = torch.cat([
+                    apply_direction(G, test_ws[i : i + 50], direction, "w", rows, [sign * t])[:, 0] for i in range(0, len(test_ws), 50)
+                ])  # fmt: skip
+                for r in region_names:
+                    i_mse, o_mse = in_out_mse(originals, edited, masks[r])
+                    acc[r][0].append(i_mse)
+                    acc[r][1].append(o_mse)
+            for r in region_names:
+                i_all, o_all = torch.cat(acc[r][0]), torch.cat(acc[r][1])
+                ok = ~torch.isnan(i_all) & ~torch.isnan(o_all)
+                out[r].append((float(i_all[ok].mean()), float(o_all[ok].mean())))
+        return out
+
+    names = list(sources)
+    curves: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    print("  global directions (PCA, random) …", file=sys.stderr)
+    for r, c in curve(pca, names).items():
+        curves[(r, "pca")] = c
+    rand_curves = [curve(rd, names) for rd in randoms]
+    for r in names:
+        curves[(r, "random")] = [
+            (sum(rc[r][j][0] for rc in rand_curves) / len(rand_curves), sum(rc[r][j][1] for rc in rand_curves) / len(rand_curves))
+            for j in range(len(strengths))
+        ]  # fmt: skip
+    lams = {}
+    for r, src in sources.items():
+        print(f"  ReSeFa directions for {r} …", file=sys.stderr)
+        dirs = region_directions(G, src, samples=args.gram_samples, k=3, parser=args.parser_obj)
+        lams[r] = float(dirs.eigenvalues[0])
+        curves[(r, "resefa")] = curve(dirs.vectors[0], [r])[r]
+    curve_rows, summary = [], []
+    for (r, method), c in curves.items():
+        for t, (i, o) in zip(strengths, c):
+            curve_rows.append({"region": r, "method": method, "strength": t, "in_mse": i, "out_mse": o})
+    for r in names:
+        reach = [max(i for i, _ in curves[(r, m)]) for m in ("resefa", "pca", "random")]
+        target = args.target_in or 0.5 * min(reach)
+        outs = {m: _out_at_in(curves[(r, m)], target) for m in ("resefa", "pca", "random")}
+        for m, o in outs.items():
+            summary.append({
+                "region": r, "method": m, "target_in_mse": target, "out_mse_at_target": o,
+                "out_vs_resefa": o / outs["resefa"] if outs["resefa"] > 0 else float("nan"),
+                "resefa_eigenvalue": lams[r], "test_samples": args.test_samples, "gram_samples": args.gram_samples,
+            })  # fmt: skip
+    return curve_rows, summary
+
+
+def plot_curves(curve_rows: list[dict], path: Path) -> None:
+    """Out-MSE vs In-MSE (log-log), one panel per region, one colour per method (drawn with PIL)."""
+    regions = list(dict.fromkeys(r["region"] for r in curve_rows))
+    colours = {"resefa": "#d62728", "pca": "#1f77b4", "random": "#7f7f7f"}
+    pw, ph, m = 300, 260, 46
+    img = Image.new("RGB", (pw * len(regions), ph + 30), "white")
+    d = ImageDraw.Draw(img)
+    vals_i = [r["in_mse"] for r in curve_rows if r["in_mse"] > 0]
+    vals_o = [r["out_mse"] for r in curve_rows if r["out_mse"] > 0]
+    li0, li1 = math.floor(math.log10(min(vals_i))), math.ceil(math.log10(max(vals_i)))
+    lo0, lo1 = math.floor(math.log10(min(vals_o))), math.ceil(math.log10(max(vals_o)))
+    for j, reg in enumerate(regions):
+        x0 = j * pw
+
+        def xy(i: float, o: float) -> tuple[float, float]:
+            x = x0 + m + (math.log10(max(i, 10.0**li0)) - li0) / max(li1 - li0, 1) * (pw - m - 10)
+            y = 10 + (lo1 - math.log10(max(o, 10.0**lo0))) / max(lo1 - lo0, 1) * (ph - m - 10)
+            return x, y
+
+        d.rectangle([x0 + m, 10, x0 + pw - 10, ph - m], outline="black")
+        for e in range(li0, li1 + 1):
+            x, _ = xy(10.0**e, 1)
+            d.text((x - 8, ph - m + 4), f"1e{e}", fill="black")
+        for e in range(lo0, lo1 + 1):
+            _, y = xy(1, 10.0**e)
+            d.text((x0 + 4, y - 6), f"1e{e}", fill="black")
+        d.text((x0 + m, ph - m + 18), f"{reg}: In-MSE ->", fill="black")
+        for method, col in colours.items():
+            pts = [xy(r["in_mse"], r["out_mse"]) for r in curve_rows if r["region"] == reg and r["method"] == method]
+            if len(pts) > 1:
+                d.line(pts, fill=col, width=2)
+            for x, y in pts:
+                d.ellipse([x - 2, y - 2, x + 2, y + 2], fill=col)
+    d.text((6, ph + 10), "Out-MSE (y) vs In-MSE (x), CIELAB, log-log.  red: ReSeFa top   blue: PCA of W (GANSpace)   grey: random", fill="black")
+    img.save(path)
+
+
+# --------------------------------------------------------------------------------------------------
+# Figures
+
+
+def _outline(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """White border of ``mask [1, 1, H, W]`` drawn on a copy of ``image [1, 3, H, W]``."""
+    inner = torch.nn.functional.max_pool2d(1 - mask, 3, stride=1, padding=1)
+    border = ((mask > 0.5) & (inner > 0.5)).expand(1, 3, -1, -1)
+    out = image.clone()
+    out[border] = 1.0
+    return out
+
+
+def figures(G, label: str, parser, out_dir: Path, samples: int, strengths: list[float]) -> list[Path]:
+    res = G.img_resolution
+    regions: dict[str, object] = {"box": scaled_box(res)}
+    if parser is not None:
+        regions.update({name: f"part:{name}" for name in PARTS})
+    seeds = [10_001, 10_002, 10_003, 10_004]
+    z = z_from_seeds(seeds, G.z_dim)
+    written = []
+    for name, spec in regions.items():
+        dirs = region_directions(G, spec, samples=samples, k=3, parser=parser)
+        images = apply_direction(G, z, dirs.vectors[0], "w", dirs.rows, strengths)  # [4, S, 3, H, W]
+        with torch.no_grad():
+            plain = G.synthesize(G.styles(G.map(z))).image
+        if isinstance(spec, str) and spec.startswith("part:"):
+            masks = parser.part_masks(plain, PARTS[name])
+        else:
+            masks = parse_region(spec, (res, res)).mask.expand(len(seeds), -1, -1, -1)
+        first = torch.cat([_outline(plain[i : i + 1], masks[i : i + 1]) for i in range(len(seeds))])
+        grid = torch.cat([first[:, None], images], dim=1).flatten(0, 1)
+        img = make_grid(grid, ncols=len(strengths) + 1, pad=2, scale=2)
+        canvas = Image.new("RGB", (img.width, img.height + 34), "white")
+        canvas.paste(img, (0, 0))
+        dr = ImageDraw.Draw(canvas)
+        cell = img.width / (len(strengths) + 1)
+        dr.text((4, img.height + 2), "region", fill="black")
+        for j, t in enumerate(strengths):
+            dr.text(((j + 1) * cell + 6, img.height + 2), f"t = {t:+g}", fill="black")
+        dr.text((4, img.height + 18), f"{label}: ReSeFa top direction for {spec} (W, {samples} samples, lambda = {float(dirs.eigenvalues[0]):.3g})", fill="black")
+        path = out_dir / f"resefa_{name}.png"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        canvas.save(path)
+        written.append(path)
+    return written
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--eval", action="store_true", help="locality vs PCA / random directions (needs a trained model)")
+    mode.add_argument("--figures", action="store_true", help="regenerate docs/img/resefa_*.png")
+    mode.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--model", default="faces-64")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--samples", type=int, default=3, help="speed: samples of the timed pipeline call")
+    ap.add_argument("--chunk", type=int, default=32, help="basis vectors per vmapped jvp in the pipeline")
+    ap.add_argument("--chunks", default="8,16,32,64", help="speed: chunk sizes to time")
+    ap.add_argument("--reverse-rows", type=int, default=48, help="speed: rows timed for the reverse-mode extrapolation")
+    ap.add_argument("--region", default=None, help="speed: region spec (default: a mouth box)")
+    ap.add_argument("--no-wplus", dest="wplus", action="store_false", help="speed: skip the W+ solver timing")
+    ap.add_argument("--json", default=None, help="speed: also write the raw results here")
+    ap.add_argument("--gram-samples", type=int, default=8)
+    ap.add_argument("--test-samples", type=int, default=100)
+    ap.add_argument("--random", type=int, default=4, help="eval: random directions (curves averaged)")
+    ap.add_argument("--target-in", type=float, default=None, help="eval: In-MSE to match (default: half the smallest reach)")
+    ap.add_argument("--box", default=None, help="eval/figures: the free box (default: a mouth box)")
+    ap.add_argument("--parser", default="parser-faces-64")
+    ap.add_argument("--out-dir", default="out/resefa_eval", help="--eval: where the CSV files and the plot go")
+    ap.add_argument("--figures-dir", default=str(DOCS_IMG))
+    ap.add_argument("--strengths", default="-6,-3,0,3,6", help="--figures: edit strengths")
+    args = ap.parse_args()
+    args.chunks = [int(c) for c in str(args.chunks).split(",")]
+
+    if args.child:
+        print(json.dumps(child(args.child, args)))
+        return
+    torch.set_num_threads(args.threads)
+
+    if args.eval:
+        G = load_shipped(args.model)
+        if G is None:
+            print(
+                f"skipping --eval: model {args.model!r} is not available (not shipped in src/regiongan/models/ and not "
+                "a path). A random model has no parts to measure; train one (regiongan train) and pass --model."
+            )
+            return
+        G = G.eval().requires_grad_(False)
+        parser = load_parser_or_none(args.parser)
+        args.parser_obj = parser
+        sources: dict[str, object] = {}
+        if parser is not None:
+            sources.update({name: (lambda images, p=parts: parser.part_masks(images, p)) for name, parts in PARTS.items()})
+        sources["box"] = args.box or scaled_box(G.img_resolution)
+        print(f"evaluating {list(sources)} on {args.test_samples} test samples of {args.model}", file=sys.stderr)
+        curve_rows, summary = evaluate(G, sources, args)
+        out = Path(args.out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, rows in (("resefa_curves.csv", curve_rows), ("resefa_locality.csv", summary)):
+            with open(out / name, "w", newline="") as fh:
+                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+        plot_curves(curve_rows, out / "resefa_locality.png")
+        print(f"{'region':8s} {'method':8s} {'target In':>10s} {'Out @ target':>13s} {'× ReSeFa':>9s}")
+        for r in summary:
+            print(f"{r['region']:8s} {r['method']:8s} {r['target_in_mse']:10.2f} {r['out_mse_at_target']:13.3f} {r['out_vs_resefa']:9.2f}")
+        print(f"wrote {out / 'resefa_locality.csv'}, {out / 'resefa_curves.csv'} and {out / 'resefa_locality.png'}")
+        return
+
+    if args.figures:
+        G, label = model_or_fallback(args.model)
+        short = "random model" if label.startswith("random") else args.model
+        parser = load_parser_or_none(args.parser) if not label.startswith("random") else None
+        strengths = [float(s) for s in args.strengths.split(",")]
+        for p in figures(G, short, parser, Path(args.figures_dir), args.gram_samples, strengths):
+            print(f"wrote {p}")
+        return
+
+    speed(args)
+
+
+if __name__ == "__main__":
+    main()
