@@ -48,6 +48,7 @@ from regiongan.images import make_grid, z_from_seeds
 from regiongan.methods.catalog import Catalog, build_catalog, cluster_preview
 from regiongan.methods.editing_in_style import transfer_part
 from regiongan.metrics.locality import change_heatmap, heatmap_image, in_out_mse
+from common import load_shipped  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS_IMG = REPO / "docs" / "img"
@@ -60,16 +61,6 @@ PLACEHOLDER = "PLACEHOLDER: random StyleGAN2 with faces-64 widths (no trained mo
 
 # --------------------------------------------------------------------------------------------------
 # Models
-
-
-def load_shipped(name: str):
-    """A model by name/path, or None when it is not available."""
-    from regiongan.checkpoints import CheckpointError, load_model
-
-    try:
-        return load_model(name)
-    except (CheckpointError, FileNotFoundError):
-        return None
 
 
 def random_faces64_like() -> StyleGAN2:

@@ -42,6 +42,7 @@ from regiongan.images import make_grid, z_from_seeds
 from regiongan.methods.itan import blend_generate, local_resample, preset_ranges, saliency, transfer_region
 from regiongan.metrics.locality import change_heatmap, heatmap_image, in_out_mse
 from regiongan.regions import Region, RegionSet, parse_region
+from common import load_shipped  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS_IMG = REPO / "docs" / "img"
@@ -50,16 +51,6 @@ RegionSource = Callable[[torch.Tensor], torch.Tensor]  # images [N, 3, H, W] -> 
 
 # --------------------------------------------------------------------------------------------------
 # Models
-
-
-def load_shipped(name: str):
-    """A model by name/path, or None when it is not available."""
-    from regiongan.checkpoints import CheckpointError, load_model
-
-    try:
-        return load_model(name)
-    except (CheckpointError, FileNotFoundError):
-        return None
 
 
 def random_faces64_like() -> StyleGAN2:

@@ -67,6 +67,7 @@ from regiongan.methods.resefa import (
 )
 from regiongan.metrics.locality import in_out_mse
 from regiongan.regions import parse_region
+from common import load_shipped  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS_IMG = REPO / "docs" / "img"
@@ -76,16 +77,6 @@ FALLBACK = dict(z_dim=256, w_dim=256, img_resolution=64, mapping_layers=4, chann
 
 # --------------------------------------------------------------------------------------------------
 # Models and regions
-
-
-def load_shipped(name: str):
-    """A model by name/path, or None when it is not available."""
-    from regiongan.checkpoints import CheckpointError, load_model
-
-    try:
-        return load_model(name)
-    except (CheckpointError, FileNotFoundError):
-        return None
 
 
 def random_model() -> StyleGAN2:
