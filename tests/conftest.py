@@ -1,4 +1,9 @@
-"""Shared test helpers: fixture location, tiny seeded models."""
+"""Shared test helpers: fixture location, tiny seeded models, one-thread torch.
+
+Modules that run tiny models opt in to one torch thread with
+``pytestmark = pytest.mark.usefixtures("one_thread")``, and build their models with
+``tiny_stylegan2(seed, **overrides)``: saved with ``save_tiny``, or built and saved once per module by the
+``saved_tiny`` / ``model_dir`` fixtures."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from regiongan.checkpoints import save_pretrained
 from regiongan.generators.stylegan2 import StyleGAN2
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,3 +45,33 @@ def tiny_stylegan2(seed: int = 0, **overrides) -> StyleGAN2:
 @pytest.fixture
 def G() -> StyleGAN2:
     return tiny_stylegan2()
+
+
+def save_tiny(directory: str | Path, G: StyleGAN2) -> str:
+    """Save a (tiny) model as ``directory/tiny``; returns that path as a string, ready for ``--model``."""
+    return str(save_pretrained(G, Path(directory) / "tiny"))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module, restored after it. Tiny models run fastest on one thread; with two
+    threads on a busy 2-core machine (e.g. a training run in the background) OpenMP contention makes each
+    forward ~50x slower. Opt in with ``pytestmark = pytest.mark.usefixtures("one_thread")``, which sets it
+    up before the module's other module-scoped fixtures."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def saved_tiny(tmp_path_factory) -> tuple[StyleGAN2, str]:
+    """``tiny_stylegan2()`` (seed 0), built and saved once per module: ``(G, the saved model's path)``."""
+    G = tiny_stylegan2()
+    return G, save_tiny(tmp_path_factory.mktemp("m"), G)
+
+
+@pytest.fixture(scope="module")
+def model_dir(saved_tiny) -> str:
+    """The path of ``saved_tiny``'s model, to pass as ``--model``."""
+    return saved_tiny[1]

@@ -21,12 +21,7 @@ from regiongan.methods.resefa import image_function, latent_rows
 from .conftest import tiny_stylegan2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _toy(d: int = 6, h: int = 5, w: int = 4, seed: int = 0):

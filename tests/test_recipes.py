@@ -30,19 +30,7 @@ from regiongan.regions import Region, RegionSet, parse_region
 from .conftest import tiny_stylegan2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """One thread: fast for tiny models on a busy 2-core machine (see tests/methods/test_itan.py)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory):
-    G = tiny_stylegan2()
-    return G, str(save_pretrained(G, tmp_path_factory.mktemp("m") / "tiny"))
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _save(tmp_path, method, model, params, G, name="r.json"):
@@ -54,8 +42,8 @@ def test_itan_methods_are_registered():
     assert {"itan.local_resample", "itan.transfer_region", "itan.saliency", "itan.blend_generate"} <= set(list_methods())
 
 
-def test_seed_and_spec_recipe_replays_bit_for_bit(saved, tmp_path):
-    G, model = saved
+def test_seed_and_spec_recipe_replays_bit_for_bit(saved_tiny, tmp_path):
+    G, model = saved_tiny
     params = {"code": {"seed": 3}, "region": {"spec": "box:8,8,24,20"}, "n": 3, "layers": (16, 32), "seed": 7,
               "noise": "resample", "feather": 1.5, "truncation_psi": 0.8}  # fmt: skip
     direct = local_resample(
@@ -68,8 +56,8 @@ def test_seed_and_spec_recipe_replays_bit_for_bit(saved, tmp_path):
     assert torch.equal(replay(path), direct)
 
 
-def test_tensor_parameters_go_to_the_sidecar_and_replay_bit_for_bit(saved, tmp_path):
-    G, model = saved
+def test_tensor_parameters_go_to_the_sidecar_and_replay_bit_for_bit(saved_tiny, tmp_path):
+    G, model = saved_tiny
     target, reference = torch.randn(2, 16), torch.randn(1, 16)
     soft = Region(torch.rand(1, 1, 32, 32) * 0.9)
     gen = torch.Generator().manual_seed(11)
@@ -91,8 +79,8 @@ def test_tensor_parameters_go_to_the_sidecar_and_replay_bit_for_bit(saved, tmp_p
     assert torch.equal(replay(path), direct)
 
 
-def test_recipe_round_trip_keeps_values(saved, tmp_path):
-    G, model = saved
+def test_recipe_round_trip_keeps_values(saved_tiny, tmp_path):
+    G, model = saved_tiny
     path = _save(tmp_path, "itan.local_resample", model, {"code": torch.ones(1, 16), "region": {"spec": "box:0,0,8,8"}, "layers": "fine"}, G)
     rec = load_recipe(path)
     assert rec.method == "itan.local_resample" and rec.recipe_version == 1 and rec.model == model
@@ -126,8 +114,8 @@ def test_schema_errors_are_clear(tmp_path):
         load_recipe(tmp_path / "nope.json")
 
 
-def test_parameter_errors_are_clear(saved, tmp_path):
-    G, model = saved
+def test_parameter_errors_are_clear(saved_tiny, tmp_path):
+    G, model = saved_tiny
     with pytest.raises(RecipeError, match=r"needs parameter\(s\) \['region'\]"):
         run("itan.local_resample", G, {"code": {"seed": 1}})
     with pytest.raises(RecipeError, match=r"unknown parameter\(s\) \['sed'\]"):
@@ -141,8 +129,8 @@ def test_parameter_errors_are_clear(saved, tmp_path):
     assert not (tmp_path / "x.json").exists()
 
 
-def test_save_refuses_to_overwrite(saved, tmp_path):
-    G, model = saved
+def test_save_refuses_to_overwrite(saved_tiny, tmp_path):
+    G, model = saved_tiny
     params = {"code": {"seed": 1}, "region": {"spec": "box:0,0,8,8"}}
     _save(tmp_path, "itan.local_resample", model, params, G)
     with pytest.raises(FileExistsError, match="overwrite"):
@@ -158,8 +146,8 @@ def test_registry_refuses_a_second_function_under_the_same_name():
             return torch.zeros(1, 3, 4, 4)
 
 
-def test_changed_model_warns(saved, tmp_path):
-    G, model = saved
+def test_changed_model_warns(saved_tiny, tmp_path):
+    G, model = saved_tiny
     path = _save(tmp_path, "itan.local_resample", model, {"code": {"seed": 1}, "region": {"spec": "box:0,0,8,8"}, "n": 1}, G)
     other = str(save_pretrained(tiny_stylegan2(seed=1), tmp_path / "other"))
     with pytest.warns(RecipeWarning, match="differs from the one this recipe was made with"):
@@ -167,8 +155,8 @@ def test_changed_model_warns(saved, tmp_path):
     assert images.shape == (1, 3, 32, 32)
 
 
-def test_cli_replay(saved, tmp_path):
-    G, model = saved
+def test_cli_replay(saved_tiny, tmp_path):
+    G, model = saved_tiny
     path = _save(tmp_path, "itan.saliency", model, {"code": {"seed": 2}, "regions": {"specs": ["box:8,8,24,24"]}, "psi": [0.7, 1.5]}, G)
     r = CliRunner().invoke(main, ["replay", str(path), "--out", str(tmp_path / "o.png")])
     assert r.exit_code == 0, r.output

@@ -512,30 +512,23 @@ def test_parse_part() -> None:
 
 
 def test_parse_errors(tmp_path) -> None:
-    with pytest.raises(RegionError, match=r"(?s)unknown region form 'circle:1,2,3'.*box:X0,Y0,X1,Y1.*part:NAME"):
-        parse_region("circle:1,2,3", SIZE)
-    with pytest.raises(RegionError, match=r"cannot read '8\+circle:1'.*only when a known form follows"):
-        parse_region("box:0,0,8,8+circle:1", SIZE)
-    with pytest.raises(RegionError, match=r"unknown region form '\(empty\)'"):
-        parse_region("-box:0,0,8,8", SIZE)
-    with pytest.raises(RegionError, match="non-empty string"):
-        parse_region("  ", SIZE)
-    with pytest.raises(RegionError, match="needs 4 numbers"):
-        parse_region("box:1,2,3", SIZE)
-    with pytest.raises(RegionError, match="cannot read 'x'"):
-        parse_region("box:1,2,3,x", SIZE)
-    with pytest.raises(RegionError, match="non-negative"):
-        parse_region("box:-4,0,8,8", SIZE)
-    with pytest.raises(RegionError, match="box is empty"):
-        parse_region("box:8,8,8,16", SIZE)
-    with pytest.raises(RegionError, match=">= 3 x,y points"):
-        parse_region("poly:0,0,10,10", SIZE)
-    with pytest.raises(RegionError, match="not found"):
-        parse_region(f"mask:{tmp_path / 'nope.png'}", SIZE)
-    with pytest.raises(RegionError, match="label:PATH.png:IDS"):
-        parse_region("label:seg.png", SIZE)
-    with pytest.raises(RegionError, match="part regions need a part parser"):
-        parse_region("part:mouth", SIZE)
+    cases = [  # (spec, the RegionError message it must raise, as a regex), in this order
+        ("circle:1,2,3", r"(?s)unknown region form 'circle:1,2,3'.*box:X0,Y0,X1,Y1.*part:NAME"),
+        ("box:0,0,8,8+circle:1", r"cannot read '8\+circle:1'.*only when a known form follows"),
+        ("-box:0,0,8,8", r"unknown region form '\(empty\)'"),
+        ("  ", "non-empty string"),
+        ("box:1,2,3", "needs 4 numbers"),
+        ("box:1,2,3,x", "cannot read 'x'"),
+        ("box:-4,0,8,8", "non-negative"),
+        ("box:8,8,8,16", "box is empty"),
+        ("poly:0,0,10,10", ">= 3 x,y points"),
+        (f"mask:{tmp_path / 'nope.png'}", "not found"),
+        ("label:seg.png", "label:PATH.png:IDS"),
+        ("part:mouth", "part regions need a part parser"),
+    ]
+    for spec, message in cases:
+        with pytest.raises(RegionError, match=message):
+            parse_region(spec, SIZE)
     labels = torch.zeros(32, 48, dtype=torch.long)
     with pytest.raises(RegionError, match=r"unknown part name 'ear'.*available parts: \['mouth', 'nose'\]"):
         parse_region("part:ear", SIZE, labels=labels, part_names={"nose": 2, "mouth": 1})

@@ -28,13 +28,7 @@ from regiongan.methods.catalog import (
 from tests.conftest import tiny_stylegan2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is fastest, and avoids oversubscription next to a busy CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def planted(k: int = 6, c: int = 16, m: int = 6000, noise: float = 0.05, seed: int = 0):

@@ -24,13 +24,7 @@ from regiongan.recipes import Recipe, load_recipe, replay, save_recipe
 from tests.conftest import tiny_stylegan2
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is fastest, and avoids oversubscription next to a busy CPU."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -166,11 +160,6 @@ def test_recipe_replay_is_bit_identical(G, catalog, tmp_path):
 
 # --------------------------------------------------------------------------------------------------
 # CLI
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return str(save_pretrained(tiny_stylegan2(), tmp_path_factory.mktemp("m") / "tiny"))
 
 
 def test_cli_catalog_name_transfer_replay(model_dir, tmp_path):

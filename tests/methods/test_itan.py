@@ -10,7 +10,6 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from regiongan.checkpoints import save_pretrained
 from regiongan.cli import main
 from regiongan.methods.itan import (
     blend_generate,
@@ -29,14 +28,7 @@ from ..conftest import tiny_stylegan2
 R = 32  # tiny_stylegan2 image size
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models run fastest on one thread; with two threads on a busy 2-core machine (a training run
-    in the background) OpenMP contention makes each forward ~50x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _z(n=1, seed=1):
@@ -237,11 +229,6 @@ def test_bad_inputs_raise_clear_errors(G):
 
 
 # ---------------------------------------------------------------------------------------------- CLI
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return str(save_pretrained(tiny_stylegan2(), tmp_path_factory.mktemp("m") / "tiny"))
 
 
 def test_cli_resample_writes_grid_images_and_a_replayable_recipe(model_dir, tmp_path):

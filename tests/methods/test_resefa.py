@@ -12,7 +12,6 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from regiongan.checkpoints import save_pretrained
 from regiongan.cli import main
 from regiongan.images import z_from_seeds
 from regiongan.methods.resefa import (
@@ -33,17 +32,12 @@ from regiongan.metrics.locality import in_out_mse
 from regiongan.recipes import Recipe, replay, save_recipe
 from regiongan.regions import Region, RegionError
 
-from ..conftest import tiny_stylegan2
+from ..conftest import save_tiny, tiny_stylegan2
 
 BOX = "box:8,8,20,20"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_in_gamut(seed: int = 0):
@@ -288,7 +282,8 @@ def test_recipe_replay_is_bit_identical(G, dirs, tmp_path):
 
 @pytest.fixture(scope="module")
 def model_dir(G, tmp_path_factory):
-    return str(save_pretrained(G, tmp_path_factory.mktemp("m") / "tiny"))
+    """Overrides the conftest one: this module's CLI tests use its in-gamut model."""
+    return save_tiny(tmp_path_factory.mktemp("m"), G)
 
 
 def test_cli_directions_then_edit_then_replay(model_dir, tmp_path):
