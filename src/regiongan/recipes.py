@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import json
 import math
 import os
 import pkgutil
@@ -338,7 +337,7 @@ def save_recipe(recipe: Recipe, path: str | os.PathLike, overwrite: bool = False
     Validates that the method exists and the parameters are accepted, so a saved recipe always replays.
     Refuses to replace existing files unless ``overwrite=True``.
     """
-    from safetensors.torch import save_file
+    from .checkpoints.files import atomic_write, check_overwrite, json_writer, safetensors_writer
 
     path = Path(path)
     method = get_method(recipe.method)
@@ -349,11 +348,7 @@ def save_recipe(recipe: Recipe, path: str | os.PathLike, overwrite: bool = False
     if missing or unknown:
         raise RecipeError(f"recipe for {recipe.method!r}: missing parameters {missing}, unknown parameters {unknown}")
     side = sidecar_path(path)
-    targets = [path] + ([side] if tensors else [])
-    if not overwrite:
-        existing = [str(p) for p in targets if p.exists()]
-        if existing:
-            raise FileExistsError(f"{', '.join(existing)} exist(s); pass overwrite=True (CLI: --overwrite) to replace")
+    check_overwrite([path] + ([side] if tensors else []), overwrite)
     data: dict[str, Any] = {
         "recipe_version": RECIPE_VERSION,
         "regiongan_version": recipe.regiongan_version,
@@ -366,25 +361,19 @@ def save_recipe(recipe: Recipe, path: str | os.PathLike, overwrite: bool = False
         data["tensors"] = side.name
     if recipe.outputs:
         data["outputs"] = list(recipe.outputs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if tensors:
-        save_file(tensors, str(side), metadata={"format": "regiongan-recipe", "recipe": path.name})
-    path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
+    sidecar = {side.name: safetensors_writer(tensors, {"format": "regiongan-recipe", "recipe": path.name})}
+    atomic_write(path.parent, {**(sidecar if tensors else {}), path.name: json_writer(data)})
     return path
 
 
 def load_recipe(path: str | os.PathLike) -> Recipe:
     """Read and validate a recipe file (and its sidecar) -> :class:`Recipe` with decoded params."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from .checkpoints.files import check_version, read_json, read_safetensors
 
     path = Path(path)
     if not path.is_file():
         raise RecipeError(f"recipe file not found: '{path}'")
-    try:
-        data = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RecipeError(f"{path}: not valid JSON ({e})") from None
+    data = read_json(path, RecipeError)
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: a recipe is a JSON object, got {type(data).__name__}")
     missing = [k for k in _REQUIRED if k not in data]
@@ -396,11 +385,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     version = data["recipe_version"]
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise RecipeError(f"{path}: recipe_version must be a positive int, got {version!r}")
-    if version > RECIPE_VERSION:
-        raise RecipeError(
-            f"{path}: recipe_version {version} is newer than this regiongan supports ({RECIPE_VERSION}); "
-            f"it was written by regiongan {data.get('regiongan_version', '?')} — upgrade regiongan"
-        )
+    check_version(data, path, RECIPE_VERSION, RecipeError, "recipe_version")
     for key, kind in (("method", str), ("model", str), ("params", dict)):
         if not isinstance(data[key], kind):
             raise RecipeError(f"{path}: field {key!r} must be a {kind.__name__}, got {data[key]!r}")
@@ -410,10 +395,7 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
         side = path.parent / str(data["tensors"])
         if not side.is_file():
             raise RecipeError(f"{path}: its tensors file '{side}' is missing (keep it next to the recipe)")
-        try:
-            tensors = load_file(str(side))
-        except (SafetensorError, OSError, ValueError) as e:
-            raise RecipeError(f"{side}: cannot read the recipe's tensors ({e})") from None
+        tensors, _ = read_safetensors(side, RecipeError)
     params = _decode(data["params"], tensors, "params")
     outputs = data.get("outputs") or []
     return Recipe(

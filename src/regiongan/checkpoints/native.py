@@ -6,28 +6,20 @@ always knows its own architecture. Weights are data (safetensors), never code.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn as nn
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from .. import __version__
 from ..generators import MODEL_TYPES, build_model
 from .errors import CheckpointError, CorruptCheckpointError
+from .files import (
+    CONFIG_FILE, FORMAT_NAME, FORMAT_VERSION, WEIGHTS_FILE, check_format, check_overwrite, check_state_dict, read_json,
+    read_safetensors, save_model_dir,
+)  # fmt: skip
 
 __all__ = ["FORMAT_NAME", "FORMAT_VERSION", "save_pretrained", "load_pretrained", "is_native_checkpoint", "model_from_state"]
-
-FORMAT_NAME = "regiongan"
-FORMAT_VERSION = 1
-CONFIG_FILE = "config.json"
-WEIGHTS_FILE = "model.safetensors"
 
 
 def is_native_checkpoint(path: str | Path) -> bool:
@@ -55,55 +47,14 @@ def save_pretrained(
     model_type = getattr(model, "model_type", None)
     if model_type not in MODEL_TYPES or not hasattr(model, "config"):
         raise TypeError(f"save_pretrained needs a regiongan model with .model_type and .config, got {type(model).__name__}")
-    if directory.exists() and any(directory.iterdir()) and not overwrite:
-        raise FileExistsError(f"{directory} exists and is not empty; pass overwrite=True to replace it")
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp", dir=directory.parent))
-    try:
-        state = {k: v.detach().to("cpu", dtype if v.is_floating_point() else v.dtype).contiguous() for k, v in model.state_dict().items()}
-        save_file(state, str(tmp / WEIGHTS_FILE), metadata={"format": FORMAT_NAME})
-        meta = {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "model_type": model_type,
-            "regiongan_version": __version__,
-            "weights_dtype": str(dtype).replace("torch.", ""),
-            "config": model.config,
-        }
-        if extra:
-            meta["extra"] = extra
-        (tmp / CONFIG_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        # mkdtemp creates a private (0700) directory; a saved model is an ordinary, shareable folder.
-        os.chmod(tmp, 0o755)
-        for f in (tmp / CONFIG_FILE, tmp / WEIGHTS_FILE):
-            os.chmod(f, 0o644)
-        if directory.exists():
-            backup = directory.with_name(f".{directory.name}.old")
-            shutil.rmtree(backup, ignore_errors=True)
-            os.replace(directory, backup)
-            os.replace(tmp, directory)
-            shutil.rmtree(backup, ignore_errors=True)
-        else:
-            os.replace(tmp, directory)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return directory
+    check_overwrite([directory], overwrite)
+    return save_model_dir(model, directory, model_type, dtype, extra, replace_directory=True)
 
 
 def read_config(directory: str | Path) -> dict[str, Any]:
     """Parse and validate ``config.json``."""
     path = Path(directory) / CONFIG_FILE
-    try:
-        meta = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise CorruptCheckpointError(f"{path}: config.json is not valid JSON ({e})") from e
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise CheckpointError(f"{path}: not a regiongan config (expected \"format\": \"{FORMAT_NAME}\")")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path}: format_version {meta['format_version']} is newer than this regiongan supports "
-            f"({FORMAT_VERSION}); upgrade regiongan"
-        )
+    meta = check_format(read_json(path, CorruptCheckpointError), path, FORMAT_NAME, FORMAT_VERSION, "config", CheckpointError)
     if meta.get("model_type") not in MODEL_TYPES:
         raise CheckpointError(f"{path}: unknown model_type {meta.get('model_type')!r}; known: {sorted(MODEL_TYPES)}")
     return meta
@@ -121,23 +72,7 @@ def model_from_state(model_type: str, config: dict[str, Any], state: dict[str, t
     for k in expected:
         if k.endswith("resample_filter") and k not in state:
             state[k] = expected[k]
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    wrong = [
-        f"{k}: file {tuple(state[k].shape)} vs config {tuple(expected[k].shape)}"
-        for k in expected
-        if k in state and state[k].shape != expected[k].shape
-    ]
-    if missing or unexpected or wrong:
-        lines = [f"{source}: the weights do not match the architecture in the config"]
-        if missing:
-            lines.append(f"  missing ({len(missing)}): {', '.join(missing[:6])}{' …' if len(missing) > 6 else ''}")
-        if unexpected:
-            lines.append(f"  unexpected ({len(unexpected)}): {', '.join(unexpected[:6])}{' …' if len(unexpected) > 6 else ''}")
-        if wrong:
-            lines.append(f"  shape mismatch ({len(wrong)}): {'; '.join(wrong[:4])}{' …' if len(wrong) > 4 else ''}")
-        lines.append("  Was the weights file written for a different config.json?")
-        raise CheckpointError("\n".join(lines))
+    check_state_dict(expected, state, source, CheckpointError)
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return model
 
@@ -151,8 +86,5 @@ def load_pretrained(directory: str | Path) -> nn.Module:
     weights = directory / WEIGHTS_FILE
     if not weights.is_file():
         raise CheckpointError(f"{directory}: {WEIGHTS_FILE} is missing next to config.json")
-    try:
-        state = load_file(str(weights))
-    except (SafetensorError, OSError, ValueError) as e:
-        raise CorruptCheckpointError(f"{weights}: cannot read safetensors file, it looks truncated or corrupt ({e})") from e
+    state, _ = read_safetensors(weights, CorruptCheckpointError)
     return model_from_state(meta["model_type"], meta["config"], state, str(weights))

@@ -37,8 +37,6 @@ import hashlib
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
@@ -48,6 +46,9 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .. import __version__
+from ..checkpoints.files import (
+    atomic_write, check_format, check_overwrite, json_writer, read_json, read_safetensors, safetensors_writer,
+)  # fmt: skip
 from ..ops.masks import resize_mask
 
 __all__ = [
@@ -604,14 +605,8 @@ class Catalog:
 
         Refuses existing catalog files unless ``overwrite=True``.
         """
-        from safetensors.torch import save_file
-
         directory = Path(directory)
-        targets = [directory / JSON_FILE, directory / TENSORS_FILE]
-        existing = [str(t) for t in targets if t.exists()]
-        if existing and not overwrite:
-            raise FileExistsError(f"{', '.join(existing)} exist(s); pass overwrite=True (CLI: --overwrite) to replace")
-        directory.mkdir(parents=True, exist_ok=True)
+        check_overwrite([directory / JSON_FILE, directory / TENSORS_FILE], overwrite)
         tensors = {"centroids": self.centroids.detach().cpu().contiguous()}
         order = list(self.contributions)
         for name in order:
@@ -622,42 +617,27 @@ class Catalog:
             "names": {k: list(v) for k, v in sorted(self.names.items())}, "contribution_layers": order,
             "info": self.info,
         }  # fmt: skip
-        tmp = Path(tempfile.mkdtemp(prefix=".catalog.tmp", dir=directory))
-        try:
-            save_file(tensors, str(tmp / TENSORS_FILE), metadata={"format": CATALOG_FORMAT})
-            (tmp / JSON_FILE).write_text(json.dumps(meta, indent=2, allow_nan=False) + "\n")
-            for name in (TENSORS_FILE, JSON_FILE):
-                os.replace(tmp / name, directory / name)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return directory
+        writers = {TENSORS_FILE: safetensors_writer(tensors, {"format": CATALOG_FORMAT}), JSON_FILE: json_writer(meta)}
+        return atomic_write(directory, writers)
 
     def save_names(self, directory: str | os.PathLike) -> Path:
         """Rewrite only the names in an existing ``directory/catalog.json`` (after :meth:`name_clusters`)."""
         path = Path(directory) / JSON_FILE
         meta = _read_json(path)
         meta["names"] = {k: list(v) for k, v in sorted(self.names.items())}
-        tmp = path.with_name(f".{JSON_FILE}.tmp")
-        tmp.write_text(json.dumps(meta, indent=2, allow_nan=False) + "\n")
-        os.replace(tmp, path)
+        atomic_write(path.parent, {JSON_FILE: json_writer(meta)})
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Catalog:
         """Read a catalog written by :meth:`save` (a directory, or its catalog.json / .safetensors)."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
         p = Path(path)
         directory = p.parent if p.is_file() else p
         meta = _read_json(directory / JSON_FILE)
         weights = directory / TENSORS_FILE
         if not weights.is_file():
             raise CatalogError(f"{directory}: {TENSORS_FILE} is missing next to {JSON_FILE}")
-        try:
-            tensors = load_file(str(weights))
-        except (SafetensorError, OSError, ValueError) as e:
-            raise CatalogError(f"{weights}: cannot read the catalog's tensors; truncated or corrupt? ({e})") from None
+        tensors, _ = read_safetensors(weights, CatalogError)
         order = meta.get("contribution_layers") or []
         missing = [n for n in ["centroids"] + [f"contribution/{n}" for n in order] if n not in tensors]
         if missing:
@@ -675,18 +655,7 @@ def _read_json(path: Path) -> dict[str, Any]:
             f"no catalog at '{path.parent}': {JSON_FILE} not found; build one with "
             "`regiongan catalog --model MODEL --out DIR` or build_catalog(G).save(DIR)"
         )
-    try:
-        meta = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CatalogError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != CATALOG_FORMAT:
-        raise CatalogError(f"{path}: not a regiongan catalog (expected \"format\": \"{CATALOG_FORMAT}\")")
-    if meta.get("format_version", 0) > CATALOG_VERSION:
-        raise CatalogError(
-            f"{path}: format_version {meta['format_version']} is newer than this regiongan supports "
-            f"({CATALOG_VERSION}); upgrade regiongan"
-        )
-    return meta
+    return check_format(read_json(path, CatalogError), path, CATALOG_FORMAT, CATALOG_VERSION, "catalog", CatalogError)
 
 
 # --------------------------------------------------------------------------------------------------

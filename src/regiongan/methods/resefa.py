@@ -494,11 +494,10 @@ class Directions:
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
         """Write a safetensors file (tensors + JSON metadata; never a pickle). Refuses to replace a file
         unless ``overwrite=True``."""
-        from safetensors.torch import save_file
+        from ..checkpoints.files import atomic_write, check_overwrite, safetensors_writer
 
         path = Path(path)
-        if path.exists() and not overwrite:
-            raise FileExistsError(f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it")
+        check_overwrite([path], overwrite)
         info = {"space": self.space, "rows": list(self.rows), "model": self.model, "meta": self.meta}
         metadata = {
             "format": FORMAT,
@@ -511,28 +510,21 @@ class Directions:
             "eigenvalues": self.eigenvalues.detach().to(torch.float64).cpu().contiguous(),
             "region": self.region.detach().to(torch.float32).cpu().contiguous(),
         }
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file(tensors, str(path), metadata=metadata)
+        atomic_write(path.parent, {path.name: safetensors_writer(tensors, metadata)})
         return path
 
 
 def load_directions(path: str | Path) -> Directions:
     """Read a file written by :meth:`Directions.save`."""
-    from safetensors import SafetensorError, safe_open
+    from ..checkpoints.files import check_version, read_safetensors
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"directions file not found: '{path}'")
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            metadata = fh.metadata() or {}
-            tensors = {key: fh.get_tensor(key) for key in fh.keys()}
-    except (SafetensorError, OSError, ValueError) as e:
-        raise ValueError(f"{path}: not a readable safetensors file ({e})") from None
+    tensors, metadata = read_safetensors(path, ValueError)
     if metadata.get("format") != FORMAT:
         raise ValueError(f"{path}: not a regiongan directions file (format {metadata.get('format')!r}, expected {FORMAT!r})")
-    if int(metadata.get("format_version", "0")) > FORMAT_VERSION:
-        raise ValueError(f"{path}: format_version {metadata['format_version']} is newer than this regiongan supports; upgrade")
+    check_version(metadata, path, FORMAT_VERSION, ValueError)
     missing = [k for k in ("vectors", "eigenvalues", "region") if k not in tensors]
     if missing or "directions" not in metadata:
         raise ValueError(f"{path}: incomplete directions file (missing {missing or ['metadata']})")

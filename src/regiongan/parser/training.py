@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..checkpoints.files import check_overwrite
 from ..data.worlds import World, get_world
 from ..data.worlds.base import check_nonnegative, check_positive
 from .checkpoint import save_parser
@@ -108,8 +109,8 @@ def train_parser(
     seed = check_nonnegative("seed", seed)
     if batch < 2:
         raise ValueError(f"batch must be >= 2 (BatchNorm needs two images to normalise over), got {batch}")
-    if out_dir is not None and Path(out_dir).exists() and any(Path(out_dir).iterdir()) and not overwrite:
-        raise FileExistsError(f"{out_dir} exists and is not empty; pass overwrite=True (CLI: --overwrite) to replace it")
+    if out_dir is not None:
+        check_overwrite([Path(out_dir)], overwrite)  # before training, not after
     stream = TRAIN_STREAM + seed
 
     torch.manual_seed(seed)
