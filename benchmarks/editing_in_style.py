@@ -30,11 +30,8 @@ trade-off" holds for a part when it wins at most of them.
 
 from __future__ import annotations
 
-import argparse
-import csv
 import json
 import math
-import platform
 import statistics
 import sys
 import time
@@ -43,15 +40,33 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from regiongan.generators.stylegan2 import StyleGAN2
 from regiongan.images import make_grid, z_from_seeds
 from regiongan.methods.catalog import Catalog, build_catalog, cluster_preview
 from regiongan.methods.editing_in_style import transfer_part
-from regiongan.metrics.locality import change_heatmap, heatmap_image, in_out_mse
-from common import load_shipped  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from regiongan.metrics.locality import change_heatmap, heatmap_image
+from common import (  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+    InOut,
+    add_output_dirs,
+    add_threads,
+    caption,
+    clocked,
+    dashed_line,
+    interleaved,
+    load_parser_or_none,
+    log_decades,
+    method_parser,
+    model_or_random,
+    print_table,
+    print_written,
+    pyplot,
+    random_stylegan2,
+    set_threads,
+    torch_env,
+    trained_or_skip,
+    write_csv,
+    write_json,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-DOCS_IMG = REPO / "docs" / "img"
 PARTS = ("eyes", "nose", "mouth", "hair")
 PARSER_PARTS = {"eyes": ["eye_left", "eye_right"], "nose": ["nose"], "mouth": ["mouth"], "hair": ["hair"]}
 LAMBDAS = (0.5, 1, 2, 4, 8, 16, 32, 64)
@@ -63,14 +78,12 @@ PLACEHOLDER = "PLACEHOLDER: random StyleGAN2 with faces-64 widths (no trained mo
 # Models
 
 
-def random_faces64_like() -> StyleGAN2:
+def random_faces64_like():
     """Same architecture as the faces-64 training run (runs/faces64/train_config.json), random weights."""
-    torch.manual_seed(0)
-    G = StyleGAN2(
+    return random_stylegan2(
         z_dim=256, w_dim=256, img_resolution=64, mapping_layers=4, channel_base=16384, channel_max=256,
         channels={4: 256, 8: 256, 16: 128, 32: 64, 64: 32},
     )  # fmt: skip
-    return G.eval().requires_grad_(False)
 
 
 def model_label(name: str) -> str:
@@ -87,23 +100,15 @@ def model_label(name: str) -> str:
 
 
 def model_or_fallback(name: str) -> tuple[torch.nn.Module, str, bool]:
-    G = load_shipped(name)
-    if G is not None:
-        return G, model_label(name), True
-    print(f"note: model {name!r} not found; using a random StyleGAN2 with faces-64's widths", file=sys.stderr)
-    return random_faces64_like(), "random StyleGAN2 (faces-64 widths)", False
+    """``(G, label, trained)``: the model (labelled with its training progress), else a random one."""
+    G, label, trained = model_or_random(
+        name, random_faces64_like, "a random StyleGAN2 with faces-64's widths", "random StyleGAN2 (faces-64 widths)"
+    )
+    return G, (model_label(name) if trained else label), trained
 
 
-def load_parser_or_none(name: str | None):
-    if not name:
-        return None
-    try:
-        from regiongan.parser import load_parser
-
-        return load_parser(name)
-    except Exception as e:  # noqa: BLE001 - any failure means: no parser, say why
-        print(f"no part parser: cannot load {name!r} ({type(e).__name__}: {e})", file=sys.stderr)
-        return None
+def parser_or_none(name: str | None):
+    return load_parser_or_none(name, failure="no part parser: cannot load")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -111,9 +116,7 @@ def load_parser_or_none(name: str | None):
 
 
 def bench_speed(G, samples: int, k: int, repeats: int, batches: list[int]) -> dict:
-    t0, c0 = time.perf_counter(), time.process_time()
-    cat = build_catalog(G, samples=samples, k=k, progress=False)
-    catalog_s, catalog_cpu = time.perf_counter() - t0, time.process_time() - c0
+    cat, catalog_s, catalog_cpu = clocked(lambda: build_catalog(G, samples=samples, k=k, progress=False))
     part = [int(torch.tensor(cat.info["cluster_fraction"]).argmin())]  # a small cluster, like a part
     rows = []
     with torch.no_grad():
@@ -125,16 +128,7 @@ def bench_speed(G, samples: int, k: int, repeats: int, batches: list[int]) -> di
                 "transfer sequential": lambda: transfer_part(G, zt, zr, part, cat).image,
                 "transfer simultaneous": lambda: transfer_part(G, zt, zr, part, cat, method="simultaneous").image,
             }
-            times: dict[str, list[float]] = {n: [] for n in configs}
-            cpu: dict[str, list[float]] = {n: [] for n in configs}
-            for fn in configs.values():
-                fn()  # warm-up
-            for _ in range(repeats):
-                for name, fn in configs.items():
-                    t, c = time.perf_counter(), time.process_time()
-                    fn()
-                    times[name].append(time.perf_counter() - t)
-                    cpu[name].append(time.process_time() - c)
+            times, cpu = interleaved(configs, repeats)
             plain, plain_cpu = statistics.median(times["plain forward"]), statistics.median(cpu["plain forward"])
             for name, ts in times.items():
                 med, med_cpu = statistics.median(ts), statistics.median(cpu[name])
@@ -162,7 +156,7 @@ def bench_speed(G, samples: int, k: int, repeats: int, batches: list[int]) -> di
 def evaluate(G, cat: Catalog, parser, parts: list, pairs: int, batch: int, lambdas, epsilons) -> list[dict]:
     res = G.img_resolution
     settings = [("simultaneous", "lam", v) for v in lambdas] + [("sequential", "eps", v) for v in epsilons]
-    acc: dict[tuple, tuple[list, list]] = {}
+    acc = InOut()
     with torch.no_grad():
         for start in range(0, pairs, batch):
             idx = list(range(start, min(start + batch, pairs)))
@@ -176,18 +170,13 @@ def evaluate(G, cat: Catalog, parser, parts: list, pairs: int, batch: int, lambd
                 for method, pname, value in settings:
                     edited = transfer_part(G, zt, zr, part, cat, method=method, **{pname: value}).image
                     for src, mask in masks.items():
-                        i_mse, o_mse = in_out_mse(target, edited, mask)
-                        a = acc.setdefault((str(part), src, method, pname, value), ([], []))
-                        a[0].append(i_mse)
-                        a[1].append(o_mse)
+                        acc.add((str(part), src, method, pname, value), target, edited, mask)
             print(f"  {min(start + batch, pairs)}/{pairs} pairs", file=sys.stderr)
     rows = []
-    for (part, src, method, pname, value), (ins, outs) in acc.items():
-        i_all, o_all = torch.cat(ins), torch.cat(outs)
-        valid = ~torch.isnan(i_all) & ~torch.isnan(o_all)
+    for (part, src, method, pname, value), i_v, o_v in acc.valid():
         rows.append({
-            "part": part, "roi": src, "method": method, "param": pname, "value": value, "n": int(valid.sum()),
-            "in_mse": float(i_all[valid].mean()), "out_mse": float(o_all[valid].mean()),
+            "part": part, "roi": src, "method": method, "param": pname, "value": value, "n": len(i_v),
+            "in_mse": float(i_v.mean()), "out_mse": float(o_v.mean()),
         })  # fmt: skip
     return rows
 
@@ -230,12 +219,8 @@ _COLOURS = {"sequential": "#d62728", "simultaneous": "#1f77b4"}
 def plot_eval(rows: list[dict], path: Path, title: str) -> None:
     """In-MSE vs Out-MSE (log-log), one panel per part; colour = method, solid = catalog ROI, dashed = parser."""
     parts = list(dict.fromkeys(r["part"] for r in rows))
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+    plt = pyplot()
+    if plt is not None:
         fig, axes = plt.subplots(1, len(parts), figsize=(4 * len(parts), 4), squeeze=False)
         for ax, part in zip(axes[0], parts):
             for (roi, method) in dict.fromkeys((r["roi"], r["method"]) for r in rows if r["part"] == part):
@@ -249,8 +234,6 @@ def plot_eval(rows: list[dict], path: Path, title: str) -> None:
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         return
-    except ImportError:
-        pass
     _pil_plot(rows, parts, path, title)
 
 
@@ -267,10 +250,8 @@ def _pil_plot(rows: list[dict], parts: list[str], path: Path, title: str) -> Non
             continue
         x0, y0 = j * pw + left, top
         w, h = pw - left - 12, ph - bottom
-        xs = [math.log10(r["out_mse"]) for r in rs_all]
-        ys = [math.log10(r["in_mse"]) for r in rs_all]
-        xlo, xhi = math.floor(min(xs)), math.ceil(max(xs))
-        ylo, yhi = math.floor(min(ys)), math.ceil(max(ys))
+        xlo, xhi = log_decades([r["out_mse"] for r in rs_all])
+        ylo, yhi = log_decades([r["in_mse"] for r in rs_all])
         xhi, yhi = max(xhi, xlo + 1), max(yhi, ylo + 1)
 
         def xy(r, xlo=xlo, xhi=xhi, ylo=ylo, yhi=yhi, x0=x0, y0=y0, w=w, h=h):
@@ -294,9 +275,7 @@ def _pil_plot(rows: list[dict], parts: list[str], path: Path, title: str) -> Non
                 if roi == "catalog":
                     d.line([a, b], fill=col, width=2)
                 else:
-                    for s in range(0, 8, 2):
-                        d.line([(a[0] + (b[0] - a[0]) * s / 8, a[1] + (b[1] - a[1]) * s / 8),
-                                (a[0] + (b[0] - a[0]) * (s + 1) / 8, a[1] + (b[1] - a[1]) * (s + 1) / 8)], fill=col, width=2)  # fmt: skip
+                    dashed_line(d, a, b, fill=col)
             for (x, y), r in zip(pts, rs):
                 if roi == "catalog":
                     d.ellipse([x - 3, y - 3, x + 3, y + 3], fill=col)
@@ -308,13 +287,6 @@ def _pil_plot(rows: list[dict], parts: list[str], path: Path, title: str) -> Non
 
 # --------------------------------------------------------------------------------------------------
 # Figures for docs/editing-in-style.md
-
-
-def _caption(image: Image.Image, text: str) -> Image.Image:
-    out = Image.new("RGB", (image.width, image.height + 16), "white")
-    out.paste(image, (0, 16))
-    ImageDraw.Draw(out).text((4, 2), text, fill="black")
-    return out
 
 
 def _figure_parts(cat: Catalog, wanted: list) -> list[tuple[str, object]]:
@@ -336,7 +308,7 @@ def figures(G, cat: Catalog, label: str, trained: bool, out_dir: Path, wanted: l
     note = label if trained else PLACEHOLDER
     written = []
     p = out_dir / "eis_clusters.png"
-    _caption(cluster_preview(G, cat, count=8, seed=0, scale=scale), f"{note}: samples and their {cat.k} clusters at {cat.layer}").save(p)
+    caption(cluster_preview(G, cat, count=8, seed=0, scale=scale), f"{note}: samples and their {cat.k} clusters at {cat.layer}").save(p)
     written.append(p)
     targets, references = [3, 5], [11, 12, 13, 14]
     parts = _figure_parts(cat, wanted)
@@ -368,7 +340,7 @@ def figures(G, cat: Catalog, label: str, trained: bool, out_dir: Path, wanted: l
         for plabel, part in parts:
             edited = transfer_part(G, zt32, zr32, part, cat).image
             heat = change_heatmap(base, edited).mean(dim=0, keepdim=True)
-            heats.append(_caption(heatmap_image(heat, vmax=30.0, scale=2 * scale), plabel))
+            heats.append(caption(heatmap_image(heat, vmax=30.0, scale=2 * scale), plabel))
         strip = Image.new("RGB", (sum(h.width + 6 for h in heats) + 6, heats[0].height + 22), "white")
         ImageDraw.Draw(strip).text((4, 2), f"{note}: mean dE (0-30) over 32 pairs", fill="black")
         x = 6
@@ -385,14 +357,10 @@ def figures(G, cat: Catalog, label: str, trained: bool, out_dir: Path, wanted: l
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--eval", action="store_true", help="In/Out-MSE sweeps over λ and ε (needs a trained model)")
-    mode.add_argument("--figures", action="store_true", help="regenerate docs/img/eis_*.png")
-    ap.add_argument("--model", default="faces-64")
+    ap = method_parser(__doc__, "In/Out-MSE sweeps over λ and ε (needs a trained model)", "regenerate docs/img/eis_*.png")
     ap.add_argument("--catalog", default=None, help="use this catalog directory instead of building one")
     ap.add_argument("--parser", default="parser-faces-64", help="part parser for naming clusters and parser ROIs ('' = none)")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    add_threads(ap)
     ap.add_argument("--samples", type=int, default=1000, help="catalog samples")
     ap.add_argument("--k", type=int, default=16)
     ap.add_argument("--repeats", type=int, default=7)
@@ -402,22 +370,16 @@ def main() -> None:
     ap.add_argument("--eval-batch", type=int, default=25)
     ap.add_argument("--lambdas", default=",".join(map(str, LAMBDAS)))
     ap.add_argument("--epsilons", default=",".join(map(str, EPSILONS)))
-    ap.add_argument("--out-dir", default="out/eis_eval", help="--eval: where CSV, plot and verdict go")
-    ap.add_argument("--figures-dir", default=str(DOCS_IMG))
+    add_output_dirs(ap, "out/eis_eval", "--eval: where CSV, plot and verdict go")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}", file=sys.stderr)
+    set_threads(args.threads)
+    print(torch_env(), file=sys.stderr)
 
     if args.eval:
-        G = load_shipped(args.model)
+        G = trained_or_skip(args.model, "Random weights have no parts to transfer; train or convert a model and pass --model.")
         if G is None:
-            print(
-                f"skipping --eval: model {args.model!r} is not available (not shipped in src/regiongan/models/ and "
-                "not a path). Random weights have no parts to transfer; train or convert a model and pass --model."
-            )
             return
-        parser = load_parser_or_none(args.parser)
+        parser = parser_or_none(args.parser)
         if args.catalog:
             cat = Catalog.load(args.catalog)
         else:
@@ -438,19 +400,14 @@ def main() -> None:
         t0 = time.perf_counter()
         rows = evaluate(G, cat, parser, parts, args.pairs, args.eval_batch, lambdas, epsilons)
         out = Path(args.out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        with open(out / "eis_locality.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(out / "eis_locality.csv", rows)
         v = verdict(rows)
         v["agreement"] = cat.info.get("agreement")
-        (out / "eis_verdict.json").write_text(json.dumps(v, indent=2) + "\n")
+        write_json(out / "eis_verdict.json", v)
         plot_eval(rows, out / "eis_locality.png", f"{model_label(args.model)}: {args.pairs} pairs, In vs Out MSE")
-        print(f"{'part':6s} {'roi':8s} {'method':13s} {'param':>10s} {'n':>4s} {'In-MSE':>9s} {'Out-MSE':>9s}")
-        for r in rows:
-            print(f"{r['part']:6s} {r['roi']:8s} {r['method']:13s} {r['param'] + '=' + format(r['value'], 'g'):>10s} "
-                  f"{r['n']:4d} {r['in_mse']:9.2f} {r['out_mse']:9.2f}")  # fmt: skip
+        print_table(rows, [("part", "6s", "part"), ("roi", "8s", "roi"), ("method", "13s", "method"),
+                           ("param", ">10s", lambda r: f"{r['param']}={r['value']:g}"), ("n", "4d", "n"),
+                           ("In-MSE", "9.2f", "in_mse"), ("Out-MSE", "9.2f", "out_mse")])  # fmt: skip
         for key, val in v.items():
             print(f"{key}: {val}")
         print(f"wrote {out}/eis_locality.csv, eis_locality.png, eis_verdict.json ({time.perf_counter() - t0:.0f} s)")
@@ -460,10 +417,9 @@ def main() -> None:
     if args.figures:
         cat = Catalog.load(args.catalog) if args.catalog else None
         if cat is None:
-            parser = load_parser_or_none(args.parser) if trained else None
+            parser = parser_or_none(args.parser) if trained else None
             cat = build_catalog(G, samples=args.samples, k=args.k, parser=parser)
-        for p in figures(G, cat, label, trained, Path(args.figures_dir), _parse_parts(args.parts)):
-            print(f"wrote {p}")
+        print_written(figures(G, cat, label, trained, Path(args.figures_dir), _parse_parts(args.parts)))
         return
 
     batches = [int(b) for b in args.batches.split(",")]
@@ -474,10 +430,10 @@ def main() -> None:
           f"({res['forward_images']} forward images: {res['fit_samples']} for k-means ({res['kmeans_epochs']} epochs, "
           f"cached) + {res['samples']} for memberships/contributions; plain forward with features "
           f"{res['forward_ms_per_image_batch16']:.1f} ms/image)")  # fmt: skip
-    print(f"{'batch':>5s} {'config':24s} {'wall ms/img':>11s} {'ratio':>6s} {'CPU ms/img':>10s} {'ratio':>6s}")
-    for r in res["transfer"]:
-        print(f"{r['batch']:5d} {r['config']:24s} {r['ms_per_image']:11.2f} {r['ratio']:6.2f} "
-              f"{r['cpu_ms_per_image']:10.2f} {r['cpu_ratio']:6.2f}")  # fmt: skip
+    print_table(res["transfer"], [
+        ("batch", "5d", "batch"), ("config", "24s", "config"), ("wall ms/img", "11.2f", "ms_per_image"), ("ratio", "6.2f", "ratio"),
+        ("CPU ms/img", "10.2f", "cpu_ms_per_image"), ("ratio", "6.2f", "cpu_ratio"),
+    ])  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -24,28 +24,43 @@ CSV and a plot (matplotlib if installed, else drawn with PIL).
 
 from __future__ import annotations
 
-import argparse
-import csv
 import math
-import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
 import torch
 from PIL import Image, ImageDraw
 
-from regiongan.generators.stylegan2 import StyleGAN2
-from regiongan.images import make_grid, z_from_seeds
+from regiongan.images import z_from_seeds
 from regiongan.methods.itan import blend_generate, local_resample, preset_ranges, saliency, transfer_region
-from regiongan.metrics.locality import change_heatmap, heatmap_image, in_out_mse
+from regiongan.metrics.locality import change_heatmap, heatmap_image
 from regiongan.regions import Region, RegionSet, parse_region
-from common import load_shipped  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from common import (  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+    InOut,
+    add_output_dirs,
+    add_threads,
+    dashed_line,
+    hconcat,
+    interleaved,
+    label_row,
+    load_parser_or_none,
+    log_decades,
+    method_parser,
+    model_or_random,
+    outline,
+    print_table,
+    print_written,
+    pyplot,
+    random_stylegan2,
+    set_threads,
+    stack,
+    torch_env,
+    trained_or_skip,
+    write_csv,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-DOCS_IMG = REPO / "docs" / "img"
 RegionSource = Callable[[torch.Tensor], torch.Tensor]  # images [N, 3, H, W] -> masks [N, 1, H, W]
 
 
@@ -53,18 +68,15 @@ RegionSource = Callable[[torch.Tensor], torch.Tensor]  # images [N, 3, H, W] -> 
 # Models
 
 
-def random_faces64_like() -> StyleGAN2:
-    torch.manual_seed(0)
-    G = StyleGAN2(z_dim=256, w_dim=256, img_resolution=64, mapping_layers=4, channel_base=8192, channel_max=256)
-    return G.eval().requires_grad_(False)
+def random_faces64_like():
+    return random_stylegan2(z_dim=256, w_dim=256, img_resolution=64, mapping_layers=4, channel_base=8192, channel_max=256)
 
 
-def model_or_fallback(name: str) -> tuple[torch.nn.Module, str]:
-    G = load_shipped(name)
-    if G is not None:
-        return G, name
-    print(f"note: model {name!r} not found; using a random StyleGAN2 with faces-64's widths", file=sys.stderr)
-    return random_faces64_like(), "random StyleGAN2 (faces-64 widths)"
+def model_or_fallback(name: str) -> tuple[torch.nn.Module, str, bool]:
+    """``(G, label, trained)``: the model, else a random one of faces-64's widths."""
+    return model_or_random(
+        name, random_faces64_like, "a random StyleGAN2 with faces-64's widths", "random StyleGAN2 (faces-64 widths)"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -91,15 +103,8 @@ def bench_cost(G, batch_sizes: list[int], ks: list[int], repeats: int) -> list[d
             regions = strips(k, res, batch)
             configs[f"itan K={k} all"] = lambda k=k, r=regions: blend_generate(G, zs[:k], r).image
             configs[f"itan K={k} fine"] = lambda k=k, r=regions: blend_generate(G, zs[:k], r, layers="fine").image
-        times: dict[str, list[float]] = {name: [] for name in configs}
         with torch.no_grad():
-            for fn in configs.values():
-                fn()  # warm-up (oneDNN kernel selection)
-            for _ in range(repeats):
-                for name, fn in configs.items():
-                    t0 = time.perf_counter()
-                    fn()
-                    times[name].append(time.perf_counter() - t0)
+            times, _ = interleaved(configs, repeats)
         plain = statistics.median(times["plain"])
         for name, ts in times.items():
             med = statistics.median(ts)
@@ -122,12 +127,8 @@ def box_source(spec: str, size: int) -> RegionSource:
 
 def parser_sources(name: str = "parser-faces-64") -> dict[str, RegionSource]:
     """``parser:eyes|mouth|hair`` sources, or {} (with a message) when the parser is not available."""
-    try:
-        from regiongan.parser import load_parser
-
-        parser = load_parser(name)
-    except Exception as e:  # noqa: BLE001 - any failure means: no parser regions, say why
-        print(f"skipping part regions: cannot load part parser {name!r} ({type(e).__name__}: {e})", file=sys.stderr)
+    parser = load_parser_or_none(name)
+    if parser is None:
         return {}
     parts = {"eyes": ["eye_left", "eye_right"], "mouth": ["mouth"], "hair": ["hair"]}
     return {f"parser:{k}": (lambda images, v=v: parser.part_masks(images, v)) for k, v in parts.items()}
@@ -144,7 +145,7 @@ def layer_ranges(G) -> list[tuple[str, object]]:
 
 def evaluate(G, sources: dict[str, RegionSource], samples: int, batch: int) -> list[dict]:
     ranges = layer_ranges(G)
-    acc = {(s, r): ([], []) for s in sources for r, _ in ranges}
+    acc = InOut()
     with torch.no_grad():
         for start in range(0, samples, batch):
             idx = list(range(start, min(start + batch, samples)))
@@ -156,17 +157,12 @@ def evaluate(G, sources: dict[str, RegionSource], samples: int, batch: int) -> l
                 regions = RegionSet(torch.cat([1 - masks, masks], dim=1), names=("background", "region"))
                 for rname, layers in ranges:
                     edited = blend_generate(G, [z, z_new], regions, layers=layers).image
-                    i_mse, o_mse = in_out_mse(original, edited, masks)
-                    acc[(sname, rname)][0].append(i_mse)
-                    acc[(sname, rname)][1].append(o_mse)
+                    acc.add((sname, rname), original, edited, masks)
             print(f"  {min(start + batch, samples)}/{samples} images", file=sys.stderr)
     rows = []
-    for (sname, rname), (ins, outs) in acc.items():
-        i_all, o_all = torch.cat(ins), torch.cat(outs)
-        valid = ~torch.isnan(i_all) & ~torch.isnan(o_all)
-        i_v, o_v = i_all[valid], o_all[valid]
+    for (sname, rname), i_v, o_v in acc.valid():
         rows.append({
-            "region": sname, "layers": rname, "n": int(valid.sum()),
+            "region": sname, "layers": rname, "n": len(i_v),
             "in_mse": float(i_v.mean()), "in_std": float(i_v.std()) if len(i_v) > 1 else 0.0,
             "out_mse": float(o_v.mean()), "out_std": float(o_v.std()) if len(o_v) > 1 else 0.0,
             "ratio": float(i_v.mean() / o_v.mean()) if float(o_v.mean()) > 0 else math.inf,
@@ -178,12 +174,8 @@ def plot_eval(rows: list[dict], path: Path) -> None:
     """In-MSE (solid) and Out-MSE (dashed) vs layer range, one colour per region, log y axis."""
     regions = list(dict.fromkeys(r["region"] for r in rows))
     labels = list(dict.fromkeys(r["layers"] for r in rows))
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+    plt = pyplot()
+    if plt is not None:
         fig, ax = plt.subplots(figsize=(8, 4.5))
         for reg in regions:
             rs = [r for r in rows if r["region"] == reg]
@@ -197,8 +189,6 @@ def plot_eval(rows: list[dict], path: Path) -> None:
         fig.tight_layout()
         fig.savefig(path, dpi=120)
         return
-    except ImportError:
-        pass
     _pil_plot(rows, regions, labels, path)
 
 
@@ -207,7 +197,7 @@ def _pil_plot(rows: list[dict], regions: list[str], labels: list[str], path: Pat
     img = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(img)
     vals = [v for r in rows for v in (r["in_mse"], r["out_mse"]) if v > 0 and math.isfinite(v)]
-    lo, hi = math.floor(math.log10(min(vals))), math.ceil(math.log10(max(vals)))
+    lo, hi = log_decades(vals)
     hi = max(hi, lo + 1)
 
     def xy(i: int, v: float) -> tuple[float, float]:
@@ -235,11 +225,7 @@ def _pil_plot(rows: list[dict], regions: list[str], labels: list[str], path: Pat
             segments = [(a, b) for a, b, ga, gb in zip(pts, pts[1:], groups, groups[1:]) if ga == gb == "range"]
             for a, b in segments:
                 if dashed:
-                    n = 8
-                    for s in range(0, n, 2):
-                        p0 = (a[0] + (b[0] - a[0]) * s / n, a[1] + (b[1] - a[1]) * s / n)
-                        p1 = (a[0] + (b[0] - a[0]) * (s + 1) / n, a[1] + (b[1] - a[1]) * (s + 1) / n)
-                        d.line([p0, p1], fill=col, width=2)
+                    dashed_line(d, a, b, fill=col)
                 else:
                     d.line([a, b], fill=col, width=2)
             for x, y in pts:
@@ -251,37 +237,6 @@ def _pil_plot(rows: list[dict], regions: list[str], labels: list[str], path: Pat
 
 # --------------------------------------------------------------------------------------------------
 # Figures for docs/itan.md
-
-
-def _label_row(images: torch.Tensor, labels: list[str], scale: int = 3) -> Image.Image:
-    """One row of images with a caption under each."""
-    grid = make_grid(images, ncols=images.shape[0], pad=4, scale=scale)
-    cell = grid.width / images.shape[0]
-    out = Image.new("RGB", (grid.width, grid.height + 16), "white")
-    out.paste(grid, (0, 0))
-    d = ImageDraw.Draw(out)
-    for i, lab in enumerate(labels):
-        d.text((i * cell + 6, grid.height), lab, fill="black")
-    return out
-
-
-def _stack(rows: list[Image.Image]) -> Image.Image:
-    out = Image.new("RGB", (max(r.width for r in rows), sum(r.height for r in rows)), "white")
-    y = 0
-    for r in rows:
-        out.paste(r, (0, y))
-        y += r.height
-    return out
-
-
-def _outline(image: torch.Tensor, region: Region) -> torch.Tensor:
-    """Draw the region's border in white on a copy of ``image [1, 3, H, W]``."""
-    m = region.mask[:1]
-    inner = torch.nn.functional.max_pool2d(1 - m, 3, stride=1, padding=1)  # touches the outside
-    border = ((m > 0.5) & (inner > 0.5)).expand(1, 3, -1, -1)
-    out = image.clone()
-    out[border] = 1.0
-    return out
 
 
 def figures(G, label: str, out_dir: Path) -> list[Path]:
@@ -299,9 +254,9 @@ def figures(G, label: str, out_dir: Path) -> list[Path]:
         rows = []
         for layers in ("all", "fine"):
             out = local_resample(G, z, upper, n=6, layers=layers, seed=0)
-            rows.append(_label_row(torch.cat([_outline(original, upper), out.images]), [f"original ({label})"] + [f"layers={layers}"] * 6))
+            rows.append(label_row(torch.cat([outline(original, upper.mask[:1]), out.images]), [f"original ({label})"] + [f"layers={layers}"] * 6))
         p = out_dir / "itan_resample.png"
-        _stack(rows).save(p)
+        stack(rows).save(p)
         written.append(p)
         # change heatmaps of the first variation
         heats = []
@@ -309,15 +264,15 @@ def figures(G, label: str, out_dir: Path) -> list[Path]:
             v = local_resample(G, z, upper, n=1, layers=layers, seed=0).images
             heats.append(heatmap_image(change_heatmap(original, v), vmax=60.0, scale=3))
         p = out_dir / "itan_heatmap.png"
-        _stack([_hconcat(heats, ["dE (CIE76), layers=all", "dE (CIE76), layers=fine"])]).save(p)
+        stack([hconcat(heats, ["dE (CIE76), layers=all", "dE (CIE76), layers=fine"])]).save(p)
         written.append(p)
         # transfer: target 3, reference 11, mouth box
         zr = z_from_seeds([11], G.z_dim)
         reference = G.synthesize(G.styles(G.map(zr))).image
         results = [transfer_region(G, z, zr, mouth, layers=lay, feather=1.0).image for lay in ("coarse", "middle", "fine", "all")]
         p = out_dir / "itan_transfer.png"
-        _label_row(
-            torch.cat([_outline(original, mouth), reference, *results]),
+        label_row(
+            torch.cat([outline(original, mouth.mask[:1]), reference, *results]),
             ["target", "reference", "coarse", "middle", "fine", "all"],
         ).save(p)
         written.append(p)
@@ -326,81 +281,50 @@ def figures(G, label: str, out_dir: Path) -> list[Path]:
         settings = [(1.0, 1.0), (1.0, 1.6), (1.0, 0.4), (0.5, 1.5)]
         imgs = [saliency(G, z, two, [bg, fg], feather=2.0).image for bg, fg in settings]
         p = out_dir / "itan_saliency.png"
-        _label_row(torch.cat(imgs), [f"in {fg} / out {bg}" for bg, fg in settings]).save(p)
+        label_row(torch.cat(imgs), [f"in {fg} / out {bg}" for bg, fg in settings]).save(p)
         written.append(p)
     return written
-
-
-def _hconcat(images: list[Image.Image], labels: list[str]) -> Image.Image:
-    w = sum(i.width for i in images) + 4 * (len(images) + 1)
-    h = max(i.height for i in images) + 20
-    out = Image.new("RGB", (w, h), "white")
-    d = ImageDraw.Draw(out)
-    x = 4
-    for im, lab in zip(images, labels):
-        out.paste(im, (x, 4))
-        d.text((x + 2, im.height + 6), lab, fill="black")
-        x += im.width + 4
-    return out
 
 
 # --------------------------------------------------------------------------------------------------
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--eval", action="store_true", help="In/Out-MSE vs layer range (needs a trained model)")
-    mode.add_argument("--figures", action="store_true", help="regenerate docs/img/itan_*.png")
-    ap.add_argument("--model", default="faces-64")
-    ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    ap = method_parser(__doc__, "In/Out-MSE vs layer range (needs a trained model)", "regenerate docs/img/itan_*.png")
+    add_threads(ap)
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--samples", type=int, default=200)
     ap.add_argument("--eval-batch", type=int, default=25)
     ap.add_argument("--box", default="box:16,16,48,40", help="the free box region of --eval")
     ap.add_argument("--parser", default="parser-faces-64")
-    ap.add_argument("--out-dir", default="out/itan_eval", help="--eval: where the CSV and the plot go")
-    ap.add_argument("--figures-dir", default=str(DOCS_IMG))
+    add_output_dirs(ap, "out/itan_eval", "--eval: where the CSV and the plot go")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    set_threads(args.threads)
 
     if args.eval:
-        G = load_shipped(args.model)
+        G = trained_or_skip(args.model, "A random model has no parts to measure; train or convert a model and pass --model.")
         if G is None:
-            print(
-                f"skipping --eval: model {args.model!r} is not available (not shipped in src/regiongan/models/ "
-                "and not a path). A random model has no parts to measure; train or convert a model and pass --model.",
-            )
             return
         sources = parser_sources(args.parser)
         sources["box"] = box_source(args.box, G.img_resolution)
         print(f"evaluating {list(sources)} on {args.samples} samples of {args.model}", file=sys.stderr)
         rows = evaluate(G, sources, args.samples, args.eval_batch)
         out = Path(args.out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        with open(out / "itan_locality.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        write_csv(out / "itan_locality.csv", rows)
         plot_eval(rows, out / "itan_locality.png")
-        print(f"{'region':14s} {'layers':16s} {'n':>4s} {'In-MSE':>9s} {'Out-MSE':>9s} {'In/Out':>7s}")
-        for r in rows:
-            print(f"{r['region']:14s} {r['layers']:16s} {r['n']:4d} {r['in_mse']:9.2f} {r['out_mse']:9.2f} {r['ratio']:7.2f}")
+        print_table(rows, [("region", "14s", "region"), ("layers", "16s", "layers"), ("n", "4d", "n"),
+                           ("In-MSE", "9.2f", "in_mse"), ("Out-MSE", "9.2f", "out_mse"), ("In/Out", "7.2f", "ratio")])  # fmt: skip
         print(f"wrote {out / 'itan_locality.csv'} and {out / 'itan_locality.png'}")
         return
 
-    G, label = model_or_fallback(args.model)
+    G, label, trained = model_or_fallback(args.model)
     if args.figures:
-        short = "random model" if label.startswith("random") else args.model
-        for p in figures(G, short, Path(args.figures_dir)):
-            print(f"wrote {p}")
+        print_written(figures(G, args.model if trained else "random model", Path(args.figures_dir)))
         return
 
     batches = [int(b) for b in args.batches.split(",")]
-    print(f"{label}, {G.img_resolution}², torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"{platform.processor() or platform.machine()}; median of {args.repeats}")  # fmt: skip
+    print(f"{label}, {G.img_resolution}², {torch_env()}; median of {args.repeats}")
     rows = bench_cost(G, batches, [2, 4], args.repeats)
     print(f"{'batch':>5s}  {'config':18s} {'ms/image':>9s} {'× plain':>8s}")
     for r in rows:

@@ -16,9 +16,7 @@ first parser, coloured with ``LABEL_PALETTE``::
 from __future__ import annotations
 
 import argparse
-import json
 import platform
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +26,7 @@ from regiongan.data.export import colorize_labels
 from regiongan.data.worlds import get_world
 from regiongan.images import make_grid, save_image
 from regiongan.parser import evaluate_parser, fd_parser_floor, images_to_tensor, list_parsers, load_parser
+from common import clocked, set_threads, write_json  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "parser_eval.json"
 
@@ -35,11 +34,8 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "parser_eval.json"
 def measure(name: str, count: int, seed: int) -> dict:
     """Score one parser; returns a JSON-ready record."""
     parser = load_parser(name)
-    t0 = time.perf_counter()
-    scores = evaluate_parser(parser, count=count, seed=seed)
-    t1 = time.perf_counter()
-    floor = fd_parser_floor(parser, count=count, seed=seed)
-    t2 = time.perf_counter()
+    scores, eval_s, _ = clocked(lambda: evaluate_parser(parser, count=count, seed=seed))
+    floor, fd_s, _ = clocked(lambda: fd_parser_floor(parser, count=count, seed=seed))
     return {
         "parser": name,
         "parameters": sum(p.numel() for p in parser.parameters()),
@@ -47,8 +43,8 @@ def measure(name: str, count: int, seed: int) -> dict:
         **scores,
         "fd_parser_floor": floor,
         "fd_count": count,
-        "eval_seconds": round(t1 - t0, 1),
-        "fd_seconds": round(t2 - t1, 1),
+        "eval_seconds": round(eval_s, 1),
+        "fd_seconds": round(fd_s, 1),
     }
 
 
@@ -76,7 +72,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         ap.error("--count must be >= 2 and --threads >= 1")
     if not args.parsers:
         ap.error("no parser given and none shipped; pass --parsers DIR")
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
 
     records = []
     for name in args.parsers:
@@ -96,8 +92,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         "processor": platform.processor(),
         "results": records,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.out, report)
     print(f"wrote {args.out}")
     if args.figure:
         print(f"wrote {draw_figure(args.parsers[0], args.figure, seed=args.seed)}")

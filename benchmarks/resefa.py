@@ -39,22 +39,18 @@ files and a plot to ``--out-dir``.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
 import platform
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Callable
 
 import torch
 from PIL import Image, ImageDraw
 
-from regiongan.generators.stylegan2 import StyleGAN2
 from regiongan.images import make_grid, z_from_seeds
 from regiongan.jacobian import forward_jacobian, reverse_jacobian
 from regiongan.methods.resefa import (
@@ -65,12 +61,27 @@ from regiongan.methods.resefa import (
     solve_cholesky,
     solve_woodbury,
 )
-from regiongan.metrics.locality import in_out_mse
 from regiongan.regions import parse_region
-from common import load_shipped  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from common import (  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+    InOut,
+    add_output_dirs,
+    clocked,
+    load_parser_or_none,
+    log_decades,
+    method_parser,
+    model_or_random,
+    outline,
+    peak_rss_mib,
+    print_table,
+    print_written,
+    random_stylegan2,
+    set_threads,
+    timed,
+    trained_or_skip,
+    write_csv,
+    write_json,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-DOCS_IMG = REPO / "docs" / "img"
 PARTS = {"eyes": ["eye_left", "eye_right"], "mouth": ["mouth"], "nose": ["nose"]}
 FALLBACK = dict(z_dim=256, w_dim=256, img_resolution=64, mapping_layers=4, channels={4: 256, 8: 256, 16: 128, 32: 64, 64: 32})
 
@@ -79,17 +90,16 @@ FALLBACK = dict(z_dim=256, w_dim=256, img_resolution=64, mapping_layers=4, chann
 # Models and regions
 
 
-def random_model() -> StyleGAN2:
-    torch.manual_seed(0)
-    return StyleGAN2(**FALLBACK).eval().requires_grad_(False)
+def random_model():
+    return random_stylegan2(**FALLBACK)
 
 
-def model_or_fallback(name: str) -> tuple[torch.nn.Module, str]:
-    G = load_shipped(name)
-    if G is not None:
-        return G.eval().requires_grad_(False), name
-    print(f"note: model {name!r} not found; using a random StyleGAN2 of faces-64's architecture", file=sys.stderr)
-    return random_model(), "random StyleGAN2 (faces-64 architecture)"
+def model_or_fallback(name: str) -> tuple[torch.nn.Module, str, bool]:
+    """``(G, label, trained)``: the model, else a random one of faces-64's architecture."""
+    G, label, trained = model_or_random(
+        name, random_model, "a random StyleGAN2 of faces-64's architecture", "random StyleGAN2 (faces-64 architecture)"
+    )
+    return G.eval().requires_grad_(False), label, trained
 
 
 def scaled_box(res: int, box: tuple[float, float, float, float] = (16, 36, 48, 56)) -> str:
@@ -98,33 +108,13 @@ def scaled_box(res: int, box: tuple[float, float, float, float] = (16, 36, 48, 5
     return "box:" + ",".join(f"{v * s:g}" for v in box)
 
 
-def load_parser_or_none(name: str):
-    try:
-        from regiongan.parser import load_parser
-
-        return load_parser(name)
-    except Exception as e:  # noqa: BLE001 - any failure means: no part regions, say why
-        print(f"skipping part regions: cannot load part parser {name!r} ({type(e).__name__}: {e})", file=sys.stderr)
-        return None
-
-
 # --------------------------------------------------------------------------------------------------
 # Speed: child processes
 
 
-def _peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
-
-
-def _timed(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
 def child(task: str, args: argparse.Namespace) -> dict:
-    torch.set_num_threads(args.threads)
-    G, label = model_or_fallback(args.model)
+    set_threads(args.threads)
+    G, label, _ = model_or_fallback(args.model)
     res = G.img_resolution
     region = args.region or scaled_box(res)
     out: dict = {"task": task, "model": label}
@@ -138,7 +128,7 @@ def child(task: str, args: argparse.Namespace) -> dict:
         pass
     elif task == "pipeline":
         region_directions(G, region, samples=1, k=10, chunk=args.chunk)  # warm-up
-        t = _timed(lambda: out.update(dirs=region_directions(G, region, samples=args.samples, k=10, chunk=args.chunk)))
+        t = timed(lambda: out.update(dirs=region_directions(G, region, samples=args.samples, k=10, chunk=args.chunk)))
         dirs = out.pop("dirs")
         out.update(
             samples=args.samples, seconds_per_sample=t / args.samples, jacobian_seconds_per_sample=dirs.meta["jacobian_seconds_per_sample"],
@@ -154,12 +144,12 @@ def child(task: str, args: argparse.Namespace) -> dict:
         out["solvers_w"] = _time_solvers(grams.A, grams.B, k=10)
     elif task == "forward":
         forward_jacobian(f, x0, chunk=args.chunk)  # warm-up
-        out["chunks"] = {str(c): _timed(lambda c=c: forward_jacobian(f, x0, chunk=c)) for c in args.chunks}
+        out["chunks"] = {str(c): timed(lambda c=c: forward_jacobian(f, x0, chunk=c)) for c in args.chunks}
         with torch.no_grad():
             batch = G.map(z_from_seeds(range(32), G.z_dim))
             G.synthesize(G.styles(batch))
-            out["forward_ms_per_image_b32"] = 1000 * _timed(lambda: G.synthesize(G.styles(batch))) / 32
-            out["forward_ms_b1"] = 1000 * _timed(lambda: G.synthesize(G.styles(ws)))
+            out["forward_ms_per_image_b32"] = 1000 * timed(lambda: G.synthesize(G.styles(batch))) / 32
+            out["forward_ms_b1"] = 1000 * timed(lambda: G.synthesize(G.styles(ws)))
         out["d"], out["P"] = x0.shape[0], 3 * res * res
     elif task == "reverse":
         P = 3 * res * res
@@ -167,13 +157,13 @@ def child(task: str, args: argparse.Namespace) -> dict:
         stride = max(1, P // n)
         pick = torch.arange(0, P, stride)[:n]  # rows spread over the image
         reverse_jacobian(f, x0, rows=pick[:2])  # warm-up
-        t_graph = _timed(lambda: reverse_jacobian(f, x0, rows=pick[:0]))
-        t_rows = _timed(lambda: reverse_jacobian(f, x0, rows=pick))
+        t_graph = timed(lambda: reverse_jacobian(f, x0, rows=pick[:0]))
+        t_rows = timed(lambda: reverse_jacobian(f, x0, rows=pick))
         per_row = (t_rows - t_graph) / n
         out["official"] = {"rows_timed": n, "graph_s": t_graph, "per_row_s": per_row, "extrapolated_s": t_graph + P * per_row}
         nb = min(P, max(64, n))
         pick_b = torch.arange(0, P, max(1, P // nb))[:nb]
-        t_rows_b = _timed(lambda: reverse_jacobian(f, x0, rows=pick_b, chunk=32))
+        t_rows_b = timed(lambda: reverse_jacobian(f, x0, rows=pick_b, chunk=32))
         per_row_b = (t_rows_b - t_graph) / nb
         out["vmapped32"] = {"rows_timed": nb, "per_row_s": per_row_b, "extrapolated_s": t_graph + P * per_row_b}
         out["P"] = P
@@ -189,7 +179,7 @@ def child(task: str, args: argparse.Namespace) -> dict:
         out["solvers"] = _time_solvers(A, B, k=10, Jb=Jb, ranks=(None, d // 8))
     else:
         raise SystemExit(f"unknown child task {task!r}")
-    out["peak_mib"] = _peak_mib()
+    out["peak_mib"] = peak_rss_mib()
     return out
 
 
@@ -205,9 +195,8 @@ def _time_solvers(A: torch.Tensor, B: torch.Tensor, k: int, Jb: torch.Tensor | N
         *(from_jb if Jb is not None else []),
     ]:
         fn()  # warm-up
-        t0 = time.perf_counter()
-        sol = fn()
-        res[name] = {"seconds": time.perf_counter() - t0}
+        sol, seconds, _ = clocked(fn)
+        res[name] = {"seconds": seconds}
         if ref is None:
             ref = sol
         else:
@@ -270,8 +259,7 @@ def speed(args: argparse.Namespace) -> None:
     print(f"  reverse (vmapped, extrapolated) / forward-mode J:           {v['extrapolated_s'] / best:8.1f}x")
     print(f"  pipeline per sample: {pipe['seconds_per_sample']:.2f} s   (goal < 2 s)")
     if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        write_json(Path(args.json), results, end="")
         print(f"wrote {args.json}")
 
 
@@ -318,19 +306,15 @@ def evaluate(G, sources: dict[str, Callable[[torch.Tensor], torch.Tensor] | str]
         """Mean (In, Out) per strength (both signs) for each region."""
         out = {r: [] for r in region_names}
         for t in strengths:
-            acc = {r: ([], []) for r in region_names}
+            acc = InOut()
             for sign in (1.0, -1.0):
                 edited = torch.cat([
                     apply_direction(G, test_ws[i : i + 50], direction, "w", rows, [sign * t])[:, 0] for i in range(0, len(test_ws), 50)
                 ])  # fmt: skip
                 for r in region_names:
-                    i_mse, o_mse = in_out_mse(originals, edited, masks[r])
-                    acc[r][0].append(i_mse)
-                    acc[r][1].append(o_mse)
-            for r in region_names:
-                i_all, o_all = torch.cat(acc[r][0]), torch.cat(acc[r][1])
-                ok = ~torch.isnan(i_all) & ~torch.isnan(o_all)
-                out[r].append((float(i_all[ok].mean()), float(o_all[ok].mean())))
+                    acc.add(r, originals, edited, masks[r])
+            for r, i_v, o_v in acc.valid():
+                out[r].append((float(i_v.mean()), float(o_v.mean())))
         return out
 
     names = list(sources)
@@ -376,8 +360,8 @@ def plot_curves(curve_rows: list[dict], path: Path) -> None:
     d = ImageDraw.Draw(img)
     vals_i = [r["in_mse"] for r in curve_rows if r["in_mse"] > 0]
     vals_o = [r["out_mse"] for r in curve_rows if r["out_mse"] > 0]
-    li0, li1 = math.floor(math.log10(min(vals_i))), math.ceil(math.log10(max(vals_i)))
-    lo0, lo1 = math.floor(math.log10(min(vals_o))), math.ceil(math.log10(max(vals_o)))
+    li0, li1 = log_decades(vals_i)
+    lo0, lo1 = log_decades(vals_o)
     for j, reg in enumerate(regions):
         x0 = j * pw
 
@@ -408,15 +392,6 @@ def plot_curves(curve_rows: list[dict], path: Path) -> None:
 # Figures
 
 
-def _outline(image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """White border of ``mask [1, 1, H, W]`` drawn on a copy of ``image [1, 3, H, W]``."""
-    inner = torch.nn.functional.max_pool2d(1 - mask, 3, stride=1, padding=1)
-    border = ((mask > 0.5) & (inner > 0.5)).expand(1, 3, -1, -1)
-    out = image.clone()
-    out[border] = 1.0
-    return out
-
-
 def figures(G, label: str, parser, out_dir: Path, samples: int, strengths: list[float]) -> list[Path]:
     res = G.img_resolution
     regions: dict[str, object] = {"box": scaled_box(res)}
@@ -434,7 +409,7 @@ def figures(G, label: str, parser, out_dir: Path, samples: int, strengths: list[
             masks = parser.part_masks(plain, PARTS[name])
         else:
             masks = parse_region(spec, (res, res)).mask.expand(len(seeds), -1, -1, -1)
-        first = torch.cat([_outline(plain[i : i + 1], masks[i : i + 1]) for i in range(len(seeds))])
+        first = torch.cat([outline(plain[i : i + 1], masks[i : i + 1]) for i in range(len(seeds))])
         grid = torch.cat([first[:, None], images], dim=1).flatten(0, 1)
         img = make_grid(grid, ncols=len(strengths) + 1, pad=2, scale=2)
         canvas = Image.new("RGB", (img.width, img.height + 34), "white")
@@ -456,12 +431,9 @@ def figures(G, label: str, parser, out_dir: Path, samples: int, strengths: list[
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--eval", action="store_true", help="locality vs PCA / random directions (needs a trained model)")
-    mode.add_argument("--figures", action="store_true", help="regenerate docs/img/resefa_*.png")
-    mode.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    ap.add_argument("--model", default="faces-64")
+    ap = method_parser(
+        __doc__, "locality vs PCA / random directions (needs a trained model)", "regenerate docs/img/resefa_*.png", child=True
+    )
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--samples", type=int, default=3, help="speed: samples of the timed pipeline call")
     ap.add_argument("--chunk", type=int, default=32, help="basis vectors per vmapped jvp in the pipeline")
@@ -476,8 +448,7 @@ def main() -> None:
     ap.add_argument("--target-in", type=float, default=None, help="eval: In-MSE to match (default: half the smallest reach)")
     ap.add_argument("--box", default=None, help="eval/figures: the free box (default: a mouth box)")
     ap.add_argument("--parser", default="parser-faces-64")
-    ap.add_argument("--out-dir", default="out/resefa_eval", help="--eval: where the CSV files and the plot go")
-    ap.add_argument("--figures-dir", default=str(DOCS_IMG))
+    add_output_dirs(ap, "out/resefa_eval", "--eval: where the CSV files and the plot go")
     ap.add_argument("--strengths", default="-6,-3,0,3,6", help="--figures: edit strengths")
     args = ap.parse_args()
     args.chunks = [int(c) for c in str(args.chunks).split(",")]
@@ -485,15 +456,11 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child, args)))
         return
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
 
     if args.eval:
-        G = load_shipped(args.model)
+        G = trained_or_skip(args.model, "A random model has no parts to measure; train one (regiongan train) and pass --model.")
         if G is None:
-            print(
-                f"skipping --eval: model {args.model!r} is not available (not shipped in src/regiongan/models/ and not "
-                "a path). A random model has no parts to measure; train one (regiongan train) and pass --model."
-            )
             return
         G = G.eval().requires_grad_(False)
         parser = load_parser_or_none(args.parser)
@@ -505,26 +472,19 @@ def main() -> None:
         print(f"evaluating {list(sources)} on {args.test_samples} test samples of {args.model}", file=sys.stderr)
         curve_rows, summary = evaluate(G, sources, args)
         out = Path(args.out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, rows in (("resefa_curves.csv", curve_rows), ("resefa_locality.csv", summary)):
-            with open(out / name, "w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-                writer.writeheader()
-                writer.writerows(rows)
+        write_csv(out / "resefa_curves.csv", curve_rows)
+        write_csv(out / "resefa_locality.csv", summary)
         plot_curves(curve_rows, out / "resefa_locality.png")
-        print(f"{'region':8s} {'method':8s} {'target In':>10s} {'Out @ target':>13s} {'× ReSeFa':>9s}")
-        for r in summary:
-            print(f"{r['region']:8s} {r['method']:8s} {r['target_in_mse']:10.2f} {r['out_mse_at_target']:13.3f} {r['out_vs_resefa']:9.2f}")
+        print_table(summary, [("region", "8s", "region"), ("method", "8s", "method"), ("target In", "10.2f", "target_in_mse"),
+                              ("Out @ target", "13.3f", "out_mse_at_target"), ("× ReSeFa", "9.2f", "out_vs_resefa")])  # fmt: skip
         print(f"wrote {out / 'resefa_locality.csv'}, {out / 'resefa_curves.csv'} and {out / 'resefa_locality.png'}")
         return
 
     if args.figures:
-        G, label = model_or_fallback(args.model)
-        short = "random model" if label.startswith("random") else args.model
-        parser = load_parser_or_none(args.parser) if not label.startswith("random") else None
+        G, _, trained = model_or_fallback(args.model)
+        parser = load_parser_or_none(args.parser) if trained else None
         strengths = [float(s) for s in args.strengths.split(",")]
-        for p in figures(G, short, parser, Path(args.figures_dir), args.gram_samples, strengths):
-            print(f"wrote {p}")
+        print_written(figures(G, args.model if trained else "random model", parser, Path(args.figures_dir), args.gram_samples, strengths))
         return
 
     speed(args)

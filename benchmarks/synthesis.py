@@ -14,15 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
-import platform
-import resource
 import statistics
-import time
 from pathlib import Path
 
 import torch
 
 from regiongan.generators.stylegan2 import StyleGAN2
+from common import machine, peak_rss_mib, random_stylegan2, timed, write_json  # noqa: E402  (benchmarks/ is on sys.path)
 
 # NVlabs stylegan2-ada-pytorch on this 2-core CPU, batch 1, fp32 (ms per image), from the issue.
 NVLABS_MS = {256: 696.0, 1024: 2379.0}
@@ -30,9 +28,7 @@ PATHS = [("reference", "fp32"), ("fast", "fp32"), ("fast", "bf16")]
 
 
 def build(resolution: int) -> StyleGAN2:
-    torch.manual_seed(0)
-    G = StyleGAN2(z_dim=512, w_dim=512, img_resolution=resolution, channel_base=32768, channel_max=512)
-    return G.eval().requires_grad_(False)
+    return random_stylegan2(z_dim=512, w_dim=512, img_resolution=resolution, channel_base=32768, channel_max=512)
 
 
 def run_once(G: StyleGAN2, styles, impl: str, precision: str) -> torch.Tensor:
@@ -45,22 +41,17 @@ def time_config(G: StyleGAN2, batch: int, impl: str, precision: str, repeats: in
     ws = G.map(torch.randn(batch, G.z_dim, generator=torch.Generator().manual_seed(1)))
     styles = G.styles(ws)
     out = run_once(G, styles, impl, precision)  # warm-up (oneDNN kernel selection)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        run_once(G, styles, impl, precision)
-        times.append(time.perf_counter() - t0)
+    times = [timed(lambda: run_once(G, styles, impl, precision)) for _ in range(repeats)]
     return statistics.median(times) * 1000 / batch, out
 
 
 def _peak_child(resolution: int, batch: int, impl: str, precision: str, q) -> None:
     # Baseline: the interpreter with torch imported; the peak then covers weights + activations.
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = peak_rss_mib()
     G = build(resolution)
     styles = G.styles(G.map(torch.randn(batch, G.z_dim)))
     run_once(G, styles, impl, precision)
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    q.put((after - before) / 1024)  # KiB -> MiB (Linux reports KiB)
+    q.put(peak_rss_mib() - before)
 
 
 def peak_memory_mib(resolution: int, batch: int, impl: str, precision: str) -> float:
@@ -120,11 +111,8 @@ def main() -> None:
         nv = f"{r['speedup_vs_nvlabs_b1_fp32']:.2f}" if r["speedup_vs_nvlabs_b1_fp32"] else "-"
         print(f"{r['resolution']:5d} {r['batch']:5d} {r['impl'] + '/' + r['precision']:>15} {r['ms_per_image']:9.1f} "
               f"{r['speedup_vs_reference']:6.2f} {nv:>8} {r['max_abs_err_vs_fp32']:8.4f} {r.get('peak_mib', float('nan')):9.1f}")  # fmt: skip
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    meta = dict(torch=torch.__version__, threads=torch.get_num_threads(), machine=platform.processor() or platform.machine(),
-                nvlabs_ms_per_image_b1_fp32=NVLABS_MS)  # fmt: skip
-    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2) + "\n")
+    meta = dict(torch=torch.__version__, threads=torch.get_num_threads(), machine=machine(), nvlabs_ms_per_image_b1_fp32=NVLABS_MS)
+    out = write_json(Path(args.out), {"meta": meta, "rows": rows})
     print(f"\nwrote {out}")
 
 

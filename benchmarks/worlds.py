@@ -11,16 +11,15 @@ Each configuration is warmed up once, then timed ``--repeats`` times; the best w
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 
 from regiongan.data.worlds import get_world
+from common import clocked, write_json  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "worlds.json"
 
@@ -31,10 +30,9 @@ def measure(world_name: str, size: int, count: int, repeats: int, workers: int, 
     world.sample_batch(0, 0, min(count, chunk), size, chunk=chunk)  # warm-up (allocator, caches)
     seconds, cpu_seconds = [], []
     for r in range(repeats):
-        t0, c0 = time.perf_counter(), time.process_time()
-        world.sample_batch(r + 1, 0, count, size, chunk=chunk, workers=workers)
-        seconds.append(time.perf_counter() - t0)
-        cpu_seconds.append(time.process_time() - c0)
+        _, wall, cpu = clocked(lambda r=r: world.sample_batch(r + 1, 0, count, size, chunk=chunk, workers=workers))
+        seconds.append(wall)
+        cpu_seconds.append(cpu)
     best = min(seconds)
     return {
         "world": world_name, "size": size, "count": count, "chunk": chunk, "workers": workers,
@@ -76,8 +74,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "numpy": np.__version__, "load_avg_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},
         "results": results,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2))
+    write_json(args.out, report, end="")
     print(f"wrote {args.out}")
     return report
 
