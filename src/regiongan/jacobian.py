@@ -42,8 +42,10 @@ from torch.func import jvp, vmap
 
 __all__ = [
     "ImageFn",
+    "TangentFn",
     "JacobianMode",
     "forward_jacobian",
+    "tangent_jacobian",
     "reverse_jacobian",
     "jacobian",
     "area_downsample",
@@ -56,6 +58,10 @@ __all__ = [
 
 #: ``f(x)``: latent ``[d]`` -> image of any shape (flattened to ``[P]`` rows).
 ImageFn = Callable[[torch.Tensor], torch.Tensor]
+#: ``columns(V)``: the derivatives of ``f`` at a fixed point along the rows of ``V [c, d]`` -> ``[c, *S]``
+#: (``J Vᵀ``, transposed): a batch of forward-mode tangents. A model can supply its own, faster than
+#: functorch (``StyleGAN2.synthesize_jvp``); :func:`forward_jacobian` builds one with ``vmap(jvp)``.
+TangentFn = Callable[[torch.Tensor], torch.Tensor]
 JacobianMode = Literal["forward", "reverse"]
 
 #: Above this many bytes for one sample's ``J``, :func:`sample_grams` splits the rows into blocks (forward
@@ -93,30 +99,36 @@ def _check_finite(t: torch.Tensor, what: str) -> None:
         )
 
 
+def tangent_jacobian(
+    columns: TangentFn, d: int, chunk: int = 32, rows: slice | torch.Tensor | None = None,
+    dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """``J [P, d]`` (or ``J[rows]``) from a tangent function: ``columns`` gets the latent basis ``chunk``
+    vectors at a time. Returns a transposed view of a contiguous ``[d, P]`` buffer (matmuls read it
+    without a copy)."""
+    if not isinstance(chunk, int) or chunk < 1:
+        raise ValueError(f"chunk must be a positive int (basis vectors per tangent batch), got {chunk!r}")
+    basis = torch.eye(d, dtype=dtype, device=device)
+    cols = []
+    with torch.no_grad():  # forward-mode derivatives do not need the autograd graph
+        for i in range(0, d, chunk):
+            c = columns(basis[i : i + chunk]).reshape(min(chunk, d - i), -1)
+            cols.append(c if rows is None else c[:, rows])
+    jt = torch.cat(cols) if len(cols) > 1 else cols[0]  # [d, P]
+    return jt.t()
+
+
 def forward_jacobian(
     f: ImageFn, x: torch.Tensor, chunk: int = 32, rows: slice | torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Forward-mode Jacobian ``J [P, d]`` (or ``J[rows]``) of ``f`` at ``x [d]``.
+    """Forward-mode Jacobian ``J [P, d]`` (or ``J[rows]``) of ``f`` at ``x [d]``, by ``vmap(jvp)``.
 
     ``chunk`` basis vectors go through one vmapped ``jvp`` (memory ~ ``chunk`` activations of the model;
-    16–32 is the sweet spot on CPU). Returns a transposed view of a contiguous ``[d, P]`` buffer (matmuls
-    read it without a copy).
+    16–32 is the sweet spot on CPU).
     """
     x = _check_latent(x)
-    if not isinstance(chunk, int) or chunk < 1:
-        raise ValueError(f"chunk must be a positive int (basis vectors per vmapped jvp), got {chunk!r}")
-    d = x.shape[0]
-    basis = torch.eye(d, dtype=x.dtype, device=x.device)
-
-    def column(v: torch.Tensor) -> torch.Tensor:
-        out = jvp(f, (x,), (v,))[1].reshape(-1)
-        return out if rows is None else out[rows]
-
-    batched = vmap(column)
-    with torch.no_grad():  # forward-mode AD does not need the autograd graph
-        cols = [batched(basis[i : i + chunk]) for i in range(0, d, chunk)]
-    jt = torch.cat(cols) if len(cols) > 1 else cols[0]  # [d, P]
-    return jt.t()
+    columns = vmap(lambda v: jvp(f, (x,), (v,))[1])
+    return tangent_jacobian(columns, x.shape[0], chunk, rows, x.dtype, x.device)
 
 
 def reverse_jacobian(
@@ -300,6 +312,7 @@ def sample_grams(
     chunk: int | None = None,
     max_jacobian_bytes: int = DEFAULT_MAX_JACOBIAN_BYTES,
     label: str = "",
+    columns: TangentFn | None = None,
 ) -> GramAccumulator:
     """Add one sample's region Grams to ``acc`` (a new accumulator when None) and return it.
 
@@ -311,6 +324,8 @@ def sample_grams(
         max_jacobian_bytes: when ``P·d·4`` exceeds it, rows are processed in blocks that fit (forward mode
             recomputes the tangents per block; reverse mode is row-wise anyway).
         label: names the sample in error messages.
+        columns: the model's own tangent function at ``x`` (:data:`TangentFn`); used instead of
+            ``vmap(jvp(f))`` in forward mode.
     """
     x = _check_latent(x)
     with torch.no_grad():
@@ -327,7 +342,11 @@ def sample_grams(
     n_rows, d = m.shape[0], x.shape[0]
     blocks = [slice(0, n_rows)] if n_rows * d * 4 <= max_jacobian_bytes else list(_row_blocks(n_rows, d, max_jacobian_bytes))
     for rows in blocks:
-        J = jacobian(f, x, mode=mode, chunk=chunk, rows=None if len(blocks) == 1 else rows)
+        block = None if len(blocks) == 1 else rows
+        if columns is not None and mode == "forward":
+            J = tangent_jacobian(columns, d, chunk or 32, block, x.dtype, x.device)
+        else:
+            J = jacobian(f, x, mode=mode, chunk=chunk, rows=block)
         acc.add(J, m[rows])
         del J
     acc.finish_sample(label)

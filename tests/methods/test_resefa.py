@@ -191,6 +191,25 @@ def test_wplus_and_z_spaces_and_layer_selection(G):
     torch.testing.assert_close(moved, G.synthesize(G.styles(manual)).image)
 
 
+@pytest.mark.parametrize("space", ["w", "w+"])
+def test_model_tangent_pass_gives_the_same_grams_as_functorch(G, space):
+    """region_directions uses StyleGAN2.synthesize_jvp in W / W+; it must equal the generic vmap(jvp)."""
+    from regiongan.jacobian import GramAccumulator, sample_grams
+    from regiongan.methods.resefa import image_function, tangent_function
+
+    rows = latent_rows(G, space, "fine" if space == "w+" else None)
+    z = z_from_seeds([5], G.z_dim)
+    ws = G.map(z)
+    f, x0 = image_function(G, space, ws, z, rows)
+    columns = tangent_function(G, space, ws, rows)
+    assert columns is not None and tangent_function(G, "z", ws, rows) is None
+    mask = Region.box(8, 8, 20, 20, size=(32, 32)).mask[0]
+    fast = sample_grams(f, x0, mask, GramAccumulator(x0.shape[0]), chunk=7, columns=columns).result()
+    slow = sample_grams(f, x0, mask, GramAccumulator(x0.shape[0]), chunk=7).result()
+    torch.testing.assert_close(fast.A, slow.A, rtol=1e-4, atol=1e-9)
+    torch.testing.assert_close(fast.B, slow.B, rtol=1e-4, atol=1e-9)
+
+
 class _FakeParser:
     """Labels a 6x6 'mouth' (id 2) whose position depends on the image, absent when the image is dark."""
 

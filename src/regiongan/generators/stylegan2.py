@@ -195,6 +195,42 @@ def modulated_conv2d(
     return y
 
 
+def _bias_act_jvp(
+    y: torch.Tensor, dy: torch.Tensor, bias: torch.Tensor, activation: str, gain: float, clamp: float | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`bias_act` (channels on dim 1) and its derivative applied to tangents ``dy``."""
+    pre = y + bias.reshape(1, -1, 1, 1)
+    out = bias_act(y, bias, activation=activation, gain=gain, clamp=clamp)
+    slope = torch.where(pre > 0, gain, 0.2 * gain) if activation == "lrelu" else torch.full_like(pre, gain)
+    if clamp is not None and clamp >= 0:
+        slope = slope * (out.abs() < clamp)  # clamped pixels do not move (derivative 0, as autograd's)
+    return out, dy * slope
+
+
+def _modulated_conv2d_jvp(
+    x: torch.Tensor, dx: torch.Tensor | None, weight: torch.Tensor, s: torch.Tensor, ds: torch.Tensor,
+    up: int, filt: torch.Tensor, demodulate: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``y = d ⊙ conv(W, x ⊙ s)`` at one sample and its derivative along T tangents.
+
+    x: ``[1, I, h, w]``; dx: ``[T, I, h, w]`` or None (zero); s: ``[1, I]`` (gain applied); ds: ``[T, I]``.
+    ``dy = d ⊙ conv(W, dx ⊙ s + x ⊙ ds) + dd ⊙ conv(W, x ⊙ s)``, with ``dd = −d³ (s ⊙ ds) Σ_k W²``.
+    """
+    fmt = torch.channels_last
+    u = resample_conv2d(x * s[:, :, None, None], weight, filt, up=up)
+    dxs = x * ds[:, :, None, None]
+    if dx is not None:
+        dxs = dxs.addcmul_(dx, s[:, :, None, None])
+    du = resample_conv2d(dxs.contiguous(memory_format=fmt), weight, filt, up=up)
+    if not demodulate:
+        return u, du
+    wsq = weight.square().sum(dim=[2, 3])  # [O, I]
+    d = (s.square() @ wsq.t() + _DEMOD_EPS).rsqrt()  # [1, O]
+    dd = -(d**3) * ((s * ds) @ wsq.t())  # [T, O]
+    dy = du.mul_(d[:, :, None, None]).addcmul_(u, dd[:, :, None, None])
+    return u * d[:, :, None, None], dy
+
+
 # --------------------------------------------------------------------------------------------------
 # Layers (names and parameters as in NVlabs networks.py).
 
@@ -249,6 +285,19 @@ class SynthesisLayer(nn.Module):
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return bias_act(x, self.bias, activation=self.activation, gain=act_gain, clamp=clamp)
 
+    def forward_jvp(
+        self, x: torch.Tensor, dx: torch.Tensor | None, s: torch.Tensor, ds: torch.Tensor,
+        noise: torch.Tensor | None, gain: float = 1.0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward` for a style vector ``s [1, C_in]`` and its derivative along ``ds [T, C_in]``
+        (and ``dx [T, C_in, R/up, R/up]``, None = 0). Returns ``([1, C_out, R, R], [T, C_out, R, R])``."""
+        y, dy = _modulated_conv2d_jvp(x, dx, self.weight, s, ds, self.up, self.resample_filter, True)
+        if noise is not None and self.use_noise:
+            y = y + noise * self.noise_strength
+        act_gain = math.sqrt(2.0) * gain if self.activation == "lrelu" else gain
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        return _bias_act_jvp(y, dy, self.bias, self.activation, act_gain, clamp)
+
 
 class ToRGBLayer(nn.Module):
     """Modulated 1×1 convolution without demodulation, + bias (+ clamp)."""
@@ -270,6 +319,14 @@ class ToRGBLayer(nn.Module):
         weight = self.weight.to(x.dtype)
         y = modulated_conv2d(x, weight, rs, 1, torch.empty(0), impl)
         return bias_act(y.to(self.bias.dtype), self.bias, clamp=self.conv_clamp)
+
+    def forward_jvp(
+        self, x: torch.Tensor, dx: torch.Tensor, s: torch.Tensor, ds: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`forward` and its derivative (see :meth:`SynthesisLayer.forward_jvp`)."""
+        g = self.weight_gain
+        y, dy = _modulated_conv2d_jvp(x, dx, self.weight, s * g, ds * g, 1, torch.empty(0), False)
+        return _bias_act_jvp(y, dy, self.bias, "linear", 1.0, self.conv_clamp)
 
 
 class SynthesisBlock(nn.Module):
@@ -529,6 +586,56 @@ class StyleGAN2(nn.Module):
                     si += 1
         assert img is not None
         return SynthesisOutput(image=img.contiguous(), features=features)
+
+    def synthesize_jvp(
+        self, ws: torch.Tensor, dws: torch.Tensor, noise_mode: NoiseMode = "const"
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One image and its directional derivatives: ``ws [1, num_ws, w_dim]``, tangents
+        ``dws [T, num_ws, w_dim]`` -> ``(image [1, C, R, R], d image / d ws · dws [T, C, R, R])``.
+
+        Forward-mode differentiation written out layer by layer (float32, vector styles, fast path): the
+        sample is computed once and the T tangents go through each layer as one batch, so T Jacobian
+        columns cost about one forward pass at batch T. Equal to ``torch.func.jvp`` of
+        :meth:`synthesize` (tests check it) without functorch's per-op overhead. ``noise_mode`` "random"
+        is refused (the derivative of one random draw is rarely what is wanted); use "const" or "none".
+        """
+        if ws.ndim != 3 or ws.shape[0] != 1 or ws.shape[1:] != (self.num_ws, self.w_dim):
+            raise ValueError(f"ws must be [1, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
+        if dws.ndim != 3 or dws.shape[1:] != (self.num_ws, self.w_dim):
+            raise ValueError(f"dws must be [T, {self.num_ws}, {self.w_dim}], got {tuple(dws.shape)}")
+        if noise_mode not in ("const", "none"):
+            raise ValueError(f"synthesize_jvp takes noise_mode 'const' or 'none', got {noise_mode!r}")
+        fmt = torch.channels_last
+        noise = iter(self.make_noise(1, noise_mode))
+        styles = iter(self._points)
+        ws, dws = ws.float(), dws.float()
+
+        def style(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+            p = next(styles)
+            aff = layer.affine
+            return aff(ws[:, p.w_index]), dws[:, p.w_index] @ (aff.weight * aff.weight_gain).t()
+
+        x = dx = img = dimg = None
+        for res, block in self.synthesis.blocks():
+            if block.in_channels == 0:
+                x = block.const.unsqueeze(0).contiguous(memory_format=fmt)
+                x, dx = block.conv1.forward_jvp(x, None, *style(block.conv1), next(noise))
+            else:
+                y = dy = None
+                if hasattr(block, "skip"):
+                    y, dy = block.skip(x, gain=math.sqrt(0.5)), block.skip(dx, gain=math.sqrt(0.5))
+                x, dx = block.conv0.forward_jvp(x, dx, *style(block.conv0), next(noise))
+                gain = math.sqrt(0.5) if y is not None else 1.0
+                x, dx = block.conv1.forward_jvp(x, dx, *style(block.conv1), next(noise), gain=gain)
+                if y is not None:
+                    x, dx = y + x, dy + dx
+            if img is not None:
+                img, dimg = upsample2d(img, block.resample_filter), upsample2d(dimg, block.resample_filter)
+            if block.has_torgb:
+                rgb, drgb = block.torgb.forward_jvp(x, dx, *style(block.torgb))
+                img, dimg = (rgb, drgb) if img is None else (img + rgb, dimg + drgb)
+        assert img is not None and dimg is not None
+        return img.contiguous(), dimg.contiguous()
 
     def forward(
         self,

@@ -58,6 +58,7 @@ from ..jacobian import (
     EmptyRegionError,
     GramAccumulator,
     NonFiniteOutputError,
+    TangentFn,
     area_downsample,
     sample_grams,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "EigenSolution",
     "RegionSource",
     "region_directions",
+    "tangent_function",
     "load_directions",
     "edit",
     "apply_direction",
@@ -359,6 +361,26 @@ def image_function(
     return f_wp, x0
 
 
+def tangent_function(G, space: str, ws: torch.Tensor, rows: Sequence[int]) -> TangentFn | None:
+    """The model's own forward-mode tangents for :func:`image_function`'s ``f`` in ``space`` (the rows
+    of ``V [c, d]`` are offsets of ``x``), or None when the model has none (``G.synthesize_jvp``) or the
+    space is ``"z"``: the engine then uses ``vmap(jvp(f))``. Output ``[c, 3, H, W]``."""
+    if space == "z" or not hasattr(G, "synthesize_jvp"):
+        return None
+    idx = torch.tensor(list(rows), dtype=torch.long, device=ws.device)
+    L = len(idx)
+
+    def columns(V: torch.Tensor) -> torch.Tensor:
+        dws = torch.zeros(V.shape[0], G.num_ws, G.w_dim, dtype=ws.dtype, device=ws.device)
+        if space == "w":
+            dws[:, idx] = V[:, None, :]
+        else:
+            dws[:, idx] = V.reshape(V.shape[0], L, G.w_dim)
+        return G.synthesize_jvp(ws, dws, noise_mode="const")[1]
+
+    return columns
+
+
 # --------------------------------------------------------------------------------------------------
 # Regions per sample
 
@@ -634,12 +656,17 @@ def region_directions(
     t0 = time.perf_counter()
     for i in range(samples):
         f, x0 = image_function(G, space, ws_all[i : i + 1], z_all[i : i + 1], rows, psi)
+        columns = tangent_function(G, space, ws_all[i : i + 1], rows) if mode == "forward" else None
         m = masks[i]  # [1, H, W]
         if downsample is not None:
             f = area_downsample(f, downsample)
+            columns = area_downsample(columns, downsample) if columns is not None else None
             m = resize_mask(m[None], downsample, downsample)[0]
         try:
-            sample_grams(f, x0, m, acc, mode=mode, chunk=chunk, max_jacobian_bytes=max_jacobian_bytes, label=f"seed {seeds[i]}")
+            sample_grams(
+                f, x0, m, acc, mode=mode, chunk=chunk, max_jacobian_bytes=max_jacobian_bytes,
+                label=f"seed {seeds[i]}", columns=columns,
+            )
         except EmptyRegionError as e:
             if fixed is not None and fixed.shape[0] == 1:
                 raise
