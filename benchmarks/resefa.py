@@ -16,7 +16,9 @@ run shares this machine).
 
 * ``pipeline``: :func:`region_directions` end to end (images, forward-mode Jacobians, Grams, solve) on
   ``--samples`` samples after one untimed warm-up call (imports, oneDNN kernel choice); seconds per sample.
-* ``forward``: :func:`regiongan.jacobian.forward_jacobian` alone per ``--chunks`` size, and one forward
+* ``forward``: the Jacobian alone per ``--chunks`` size, both ways: functorch ``vmap(jvp)``
+  (:func:`regiongan.jacobian.forward_jacobian`, any model) and StyleGAN2's own tangent pass
+  (``synthesize_jvp``, what the pipeline uses), and one forward
   pass per image at batch 32 (a tangent pass costs about one forward pass: the ratio is the engine's
   overhead).
 * ``reverse``: the official approach — one ``autograd.grad`` per output row (what
@@ -143,8 +145,15 @@ def child(task: str, args: argparse.Namespace) -> dict:
         grams = acc.result()
         out["solvers_w"] = _time_solvers(grams.A, grams.B, k=10)
     elif task == "forward":
+        from regiongan.jacobian import tangent_jacobian
+        from regiongan.methods.resefa import tangent_function
+
+        columns = tangent_function(G, "w", ws, rows)
+        d = x0.shape[0]
         forward_jacobian(f, x0, chunk=args.chunk)  # warm-up
+        tangent_jacobian(columns, d, chunk=args.chunk)
         out["chunks"] = {str(c): timed(lambda c=c: forward_jacobian(f, x0, chunk=c)) for c in args.chunks}
+        out["model_chunks"] = {str(c): timed(lambda c=c: tangent_jacobian(columns, d, chunk=c)) for c in args.chunks}
         with torch.no_grad():
             batch = G.map(z_from_seeds(range(32), G.z_dim))
             G.synthesize(G.styles(batch))
@@ -233,12 +242,16 @@ def speed(args: argparse.Namespace) -> None:
     line("  of which forward-mode J + Grams per sample", pipe["jacobian_seconds_per_sample"])
     line("  solve (Cholesky, once)", pipe["solve_seconds"])
     for c, s in fwd["chunks"].items():
-        line(f"forward mode vmap(jvp), chunk {c}", s, None)
+        line(f"forward mode, functorch vmap(jvp), chunk {c}", s, None)
+    for c, s in fwd["model_chunks"].items():
+        line(f"forward mode, StyleGAN2.synthesize_jvp, chunk {c}", s, None)
     print(f"{'':58s} {'':>10s} {fwd['peak_mib']:9.0f}  (forward process)")
-    best_c, best = min(fwd["chunks"].items(), key=lambda kv: kv[1])
+    best_c, best = min(fwd["model_chunks"].items(), key=lambda kv: kv[1])
+    best_fc, best_f = min(fwd["chunks"].items(), key=lambda kv: kv[1])
     fwd_ms = fwd["forward_ms_per_image_b32"]
     print(f"  one forward pass: {fwd_ms:.1f} ms/image at batch 32, {fwd['forward_ms_b1']:.1f} ms at batch 1; "
-          f"a tangent pass costs {1000 * best / d / fwd_ms:.2f} forward passes (chunk {best_c})")  # fmt: skip
+          f"a tangent column costs {1000 * best / d / fwd_ms:.2f} forward passes with synthesize_jvp (chunk {best_c}), "
+          f"{1000 * best_f / d / fwd_ms:.2f} with vmap(jvp) (chunk {best_fc})")  # fmt: skip
     o, v = rev["official"], rev["vmapped32"]
     line(f"reverse mode, official (1 backward/row), EXTRAPOLATED from {o['rows_timed']} rows", o["extrapolated_s"], rev["peak_mib"])
     print(f"  ({o['per_row_s'] * 1000:.1f} ms per row × {P} rows + {o['graph_s']:.2f} s graph)")
@@ -256,6 +269,7 @@ def speed(args: argparse.Namespace) -> None:
     print("\nratios")
     print(f"  reverse (official, extrapolated) / our pipeline per sample: {o['extrapolated_s'] / pipe['seconds_per_sample']:8.1f}x   (goal >= 100x)")
     print(f"  reverse (official, extrapolated) / forward-mode J:          {o['extrapolated_s'] / best:8.1f}x")
+    print(f"  functorch vmap(jvp) J / synthesize_jvp J:                   {best_f / best:8.2f}x")
     print(f"  reverse (vmapped, extrapolated) / forward-mode J:           {v['extrapolated_s'] / best:8.1f}x")
     print(f"  pipeline per sample: {pipe['seconds_per_sample']:.2f} s   (goal < 2 s)")
     if args.json:
