@@ -46,8 +46,11 @@ def training_command(cfg: TrainConfig, launcher: str = "python") -> str:
 
 
 def _last_metrics(run_dir: Path) -> dict:
-    lines = (run_dir / "metrics.jsonl").read_text().strip().splitlines() if (run_dir / "metrics.jsonl").exists() else []
-    return json.loads(lines[-1]) if lines else {}
+    """The last logged training step (event lines such as snapshots carry no timings)."""
+    path = run_dir / "metrics.jsonl"
+    lines = path.read_text().strip().splitlines() if path.exists() else []
+    steps = [d for d in map(json.loads, lines) if "event" not in d]
+    return steps[-1] if steps else {}
 
 
 def ship(run_dir: str | Path, name: str, launcher: str = "python", fd_count: int = 1000, grid: int = 32) -> Path:
