@@ -142,11 +142,13 @@ def _resolve_style(
         if s.shape[-1] != in_ch:
             raise ValueError(f"{name}: BlendedStyle has {s.shape[-1]} channels, the layer expects {in_ch}")
         m = m.to(s.dtype)
-        scale = torch.einsum("nkc,nkhw->nchw", s, resize_mask(m, in_res, in_res)) * gain
+        # Maps are built channels-last (NHWC, viewed as NCHW) to match the activations' memory format:
+        # an elementwise product of a channels_last tensor with a contiguous NCHW one is several times slower.
+        scale = torch.einsum("nkc,nkhw->nhwc", s * gain, resize_mask(m, in_res, in_res)).permute(0, 3, 1, 2)
         demod = None
         if demodulate:
             d = _demodulation(weight, s)  # [N, K, O]
-            demod = torch.einsum("nko,nkhw->nohw", d, resize_mask(m, out_res, out_res))
+            demod = torch.einsum("nko,nkhw->nhwo", d, resize_mask(m, out_res, out_res)).permute(0, 3, 1, 2)
         return _ResolvedStyle(scale, demod, None)
     if style.ndim == 2:
         if style.shape[1] != in_ch:

@@ -344,11 +344,14 @@ def blend_generate(
     full_region = _full_region_index(masks)
     sel = set(selected)
     styles: list[Style] = []
-    for i, _ in enumerate(points):
+    by_res: dict[int, torch.Tensor] = {}  # masks resized once per resolution, not once per layer
+    for i, point in enumerate(points):
         if i not in sel:
             styles.append(per_code[base][i].expand(n, -1))
             continue
-        style = _blend_styles([pc[i] for pc in per_code], masks, full_region, n)
+        if point.resolution not in by_res:
+            by_res[point.resolution] = resize_mask(masks, point.resolution, point.resolution)
+        style = _blend_styles([pc[i] for pc in per_code], by_res[point.resolution], full_region, n)
         if blend_space == "w" and isinstance(style, BlendedStyle):
             # A spatial style map at the layer's output resolution: the generator demodulates per pixel.
             r = points[i].resolution
