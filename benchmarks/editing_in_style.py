@@ -363,6 +363,7 @@ def main() -> None:
     add_threads(ap)
     ap.add_argument("--samples", type=int, default=1000, help="catalog samples")
     ap.add_argument("--k", type=int, default=16)
+    ap.add_argument("--layer", default=None, help="--eval / --figures: catalog layer (default: the first 32x32 conv)")
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--parts", default=",".join(PARTS), help="--eval / --figures: catalog part names and/or cluster ids")
@@ -384,7 +385,7 @@ def main() -> None:
             cat = Catalog.load(args.catalog)
         else:
             print(f"building a catalog: {args.samples} samples, K={args.k}", file=sys.stderr)
-            cat = build_catalog(G, samples=args.samples, k=args.k, parser=parser)
+            cat = build_catalog(G, samples=args.samples, k=args.k, layer=args.layer, parser=parser)
         cat.check_model(G)
         wanted = _parse_parts(args.parts)
         parts = [p for p in wanted if isinstance(p, int) and p < cat.k or p in cat.names]
@@ -418,7 +419,7 @@ def main() -> None:
         cat = Catalog.load(args.catalog) if args.catalog else None
         if cat is None:
             parser = parser_or_none(args.parser) if trained else None
-            cat = build_catalog(G, samples=args.samples, k=args.k, parser=parser)
+            cat = build_catalog(G, samples=args.samples, k=args.k, layer=args.layer, parser=parser)
         print_written(figures(G, cat, label, trained, Path(args.figures_dir), _parse_parts(args.parts)))
         return
 
