@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..ops.activations import bias_act
+from ..ops.activations import LRELU_SLOPE, bias_act
 from ..layers import Conv2dLayer, FullyConnectedLayer, resample_conv2d
 from ..ops.filters import make_filter, upsample2d
 from ..ops.masks import resize_mask
@@ -203,7 +203,7 @@ def _bias_act_jvp(
     """:func:`bias_act` (channels on dim 1) and its derivative applied to tangents ``dy``."""
     pre = y + bias.reshape(1, -1, 1, 1)
     out = bias_act(y, bias, activation=activation, gain=gain, clamp=clamp)
-    slope = torch.where(pre > 0, gain, 0.2 * gain) if activation == "lrelu" else torch.full_like(pre, gain)
+    slope = torch.where(pre > 0, gain, LRELU_SLOPE * gain) if activation == "lrelu" else torch.full_like(pre, gain)
     if clamp is not None and clamp >= 0:
         slope = slope * (out.abs() < clamp)  # clamped pixels do not move (derivative 0, as autograd's)
     return out, dy * slope

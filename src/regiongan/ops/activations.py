@@ -7,8 +7,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-__all__ = ["bias_act", "DEFAULT_GAINS"]
+__all__ = ["bias_act", "DEFAULT_GAINS", "LRELU_SLOPE"]
 
+#: Negative slope of StyleGAN2's leaky ReLU.
+LRELU_SLOPE = 0.2
 #: Default gain per activation: keeps the signal's second moment when inputs are unit Gaussian.
 DEFAULT_GAINS = {"linear": 1.0, "lrelu": math.sqrt(2.0)}
 
@@ -29,7 +31,7 @@ def bias_act(
         shape[dim] = -1
         x = x + bias.to(x.dtype).reshape(shape)
     if activation == "lrelu":
-        x = F.leaky_relu(x, 0.2)
+        x = F.leaky_relu(x, LRELU_SLOPE)
     g = DEFAULT_GAINS[activation] if gain is None else gain
     if g != 1:
         x = x * g
