@@ -1,4 +1,4 @@
-"""Editing in Style (regiongan.methods.catalog / editing_in_style): cost, locality evaluation, figures.
+"""Editing in Style (regiongan.methods.editing_in_style): cost, locality evaluation, figures.
 
     python benchmarks/editing_in_style.py                # speed: catalog of 1,000 samples; transfer vs forward
     python benchmarks/editing_in_style.py --eval         # In/Out-MSE over λ and ε sweeps (issue #5, item 5)
@@ -12,8 +12,10 @@ have no parts); without one it says so and exits 0.
 
 Speed: wall and CPU time of ``build_catalog`` (1,000 samples, K = 16, defaults) — goal < 60 s on the
 2-core CPU — and the median cost (wall and process CPU time; with one thread CPU time is what an idle
-machine would take) of ``transfer_part`` vs one plain forward pass (mapping + styles + synthesis) at
-batch 1 and 8, configurations interleaved within each repeat so background load hits both alike.
+machine would take) of a part transfer vs one plain forward pass (mapping + styles + synthesis) at
+batch 1 and 8, configurations interleaved within each repeat so background load hits both alike. "A part
+transfer" is the edit itself (:func:`edit`: model check, queries, both mappings, Eq. 3, one synthesis);
+the registered ``transfer_part`` also renders the plain target and reference for its extras (its own row).
 
 Evaluation: ``--pairs`` target/reference pairs (targets z from seeds 0…, references from seeds 100000…),
 for each part (eyes, nose, mouth, hair — catalog names; with ``--parser`` the catalog is built with the
@@ -40,9 +42,18 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from regiongan.images import make_grid, z_from_seeds
-from regiongan.methods.catalog import Catalog, build_catalog, cluster_preview
-from regiongan.methods.editing_in_style import transfer_part
+from regiongan.images import make_grid
+from regiongan.latents import z_from_seeds
+from regiongan.methods.editing_in_style import (
+    Catalog,
+    PartSpec,
+    build_catalog,
+    load_catalog,
+    part_queries,
+    transfer_part,
+    transfer_styles,
+)
+from regiongan.previews import cluster_preview
 from regiongan.metrics.locality import change_heatmap, heatmap_image
 from common import (  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
     InOut,
@@ -111,6 +122,14 @@ def parser_or_none(name: str | None):
     return load_parser_or_none(name, failure="no part parser: cannot load")
 
 
+def edit(G, zt: torch.Tensor, zr: torch.Tensor, part: PartSpec, cat: Catalog, method: str = "sequential", **query) -> torch.Tensor:
+    """The part transfer itself, ``[N, 3, R, R]``: model check, queries, both mappings, Eq. 3 and one
+    synthesis pass (what ``transfer_part`` computes before rendering its extras)."""
+    cat.check_model(G)
+    queries = part_queries(cat, part, method, **query)
+    return transfer_styles(G, G.map(zt), G.map(zr), queries).image
+
+
 # --------------------------------------------------------------------------------------------------
 # Speed
 
@@ -125,8 +144,9 @@ def bench_speed(G, samples: int, k: int, repeats: int, batches: list[int]) -> di
             zt, zr = torch.randn(batch, G.z_dim, generator=gen), torch.randn(batch, G.z_dim, generator=gen)
             configs = {
                 "plain forward": lambda: G.synthesize(G.styles(G.map(zt))).image,
-                "transfer sequential": lambda: transfer_part(G, zt, zr, part, cat).image,
-                "transfer simultaneous": lambda: transfer_part(G, zt, zr, part, cat, method="simultaneous").image,
+                "transfer sequential": lambda: edit(G, zt, zr, part, cat),
+                "transfer simultaneous": lambda: edit(G, zt, zr, part, cat, method="simultaneous"),
+                "transfer_part (+ extras)": lambda: transfer_part(G, zt, zr, part, cat).images,
             }
             times, cpu = interleaved(configs, repeats)
             plain, plain_cpu = statistics.median(times["plain forward"]), statistics.median(cpu["plain forward"])
@@ -168,7 +188,7 @@ def evaluate(G, cat: Catalog, parser, parts: list, pairs: int, batch: int, lambd
                 if parser is not None and part in PARSER_PARTS:
                     masks["parser"] = parser.part_masks(target, PARSER_PARTS[part])
                 for method, pname, value in settings:
-                    edited = transfer_part(G, zt, zr, part, cat, method=method, **{pname: value}).image
+                    edited = edit(G, zt, zr, part, cat, method, **{pname: value})
                     for src, mask in masks.items():
                         acc.add((str(part), src, method, pname, value), target, edited, mask)
             print(f"  {min(start + batch, pairs)}/{pairs} pairs", file=sys.stderr)
@@ -319,7 +339,7 @@ def figures(G, cat: Catalog, label: str, trained: bool, out_dir: Path, wanted: l
         rows, labels = [torch.cat([blank, r_img])], ["references ->"]
         for plabel, part in parts:
             for i in range(len(targets)):
-                res = transfer_part(G, zt[i : i + 1], zr, part, cat).image
+                res = edit(G, zt[i : i + 1], zr, part, cat)
                 rows.append(torch.cat([t_img[i : i + 1], res]))
                 labels.append(f"{plabel}: target {targets[i]}")
         grid = make_grid(torch.cat(rows), ncols=1 + len(references), pad=4, scale=scale)
@@ -338,7 +358,7 @@ def figures(G, cat: Catalog, label: str, trained: bool, out_dir: Path, wanted: l
         base = G.synthesize(G.styles(G.map(zt32))).image
         heats = []
         for plabel, part in parts:
-            edited = transfer_part(G, zt32, zr32, part, cat).image
+            edited = edit(G, zt32, zr32, part, cat)
             heat = change_heatmap(base, edited).mean(dim=0, keepdim=True)
             heats.append(caption(heatmap_image(heat, vmax=30.0, scale=2 * scale), plabel))
         strip = Image.new("RGB", (sum(h.width + 6 for h in heats) + 6, heats[0].height + 22), "white")
@@ -358,7 +378,7 @@ def figures(G, cat: Catalog, label: str, trained: bool, out_dir: Path, wanted: l
 
 def main() -> None:
     ap = method_parser(__doc__, "In/Out-MSE sweeps over λ and ε (needs a trained model)", "regenerate docs/img/eis_*.png")
-    ap.add_argument("--catalog", default=None, help="use this catalog directory instead of building one")
+    ap.add_argument("--catalog", default=None, help="use this catalog (directory or shipped name) instead of building one")
     ap.add_argument("--parser", default="parser-faces-64", help="part parser for naming clusters and parser ROIs ('' = none)")
     add_threads(ap)
     ap.add_argument("--samples", type=int, default=1000, help="catalog samples")
@@ -382,7 +402,7 @@ def main() -> None:
             return
         parser = parser_or_none(args.parser)
         if args.catalog:
-            cat = Catalog.load(args.catalog)
+            cat = load_catalog(args.catalog)
         else:
             print(f"building a catalog: {args.samples} samples, K={args.k}", file=sys.stderr)
             cat = build_catalog(G, samples=args.samples, k=args.k, layer=args.layer, parser=parser)
@@ -392,7 +412,7 @@ def main() -> None:
         missing = [p for p in wanted if p not in parts]
         if missing:
             print(f"skipping parts {missing}: not in the catalog (parts: {cat.parts()}, clusters 0..{cat.k - 1}); "
-                  "name them with `regiongan name-clusters` or pass --parser", file=sys.stderr)  # fmt: skip
+                  "name them with catalog.name_clusters / `regiongan name-clusters` or pass --parser", file=sys.stderr)  # fmt: skip
         if not parts:
             print(f"nothing to evaluate: the catalog has none of {wanted}")
             return
@@ -416,7 +436,7 @@ def main() -> None:
 
     G, label, trained = model_or_fallback(args.model)
     if args.figures:
-        cat = Catalog.load(args.catalog) if args.catalog else None
+        cat = load_catalog(args.catalog) if args.catalog else None
         if cat is None:
             parser = parser_or_none(args.parser) if trained else None
             cat = build_catalog(G, samples=args.samples, k=args.k, layer=args.layer, parser=parser)

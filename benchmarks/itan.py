@@ -33,8 +33,9 @@ from typing import Callable
 import torch
 from PIL import Image, ImageDraw
 
-from regiongan.images import z_from_seeds
-from regiongan.methods.itan import blend_generate, local_resample, preset_ranges, saliency, transfer_region
+from regiongan.latents import z_from_seeds
+from regiongan.layer_selection import preset_ranges
+from regiongan.methods.itan import blend_generate, resample, saliency, transfer
 from regiongan.metrics.locality import change_heatmap, heatmap_image
 from regiongan.regions import Region, RegionSet, parse_region
 from common import (  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
@@ -253,7 +254,7 @@ def figures(G, label: str, out_dir: Path) -> list[Path]:
         # local resample: all layers vs fine layers
         rows = []
         for layers in ("all", "fine"):
-            out = local_resample(G, z, upper, n=6, layers=layers, seed=0)
+            out = resample(G, z, upper, variations=6, layers=layers, variation_seed=0)
             rows.append(label_row(torch.cat([outline(original, upper.mask[:1]), out.images]), [f"original ({label})"] + [f"layers={layers}"] * 6))
         p = out_dir / "itan_resample.png"
         stack(rows).save(p)
@@ -261,7 +262,7 @@ def figures(G, label: str, out_dir: Path) -> list[Path]:
         # change heatmaps of the first variation
         heats = []
         for layers in ("all", "fine"):
-            v = local_resample(G, z, upper, n=1, layers=layers, seed=0).images
+            v = resample(G, z, upper, variations=1, layers=layers, variation_seed=0).images
             heats.append(heatmap_image(change_heatmap(original, v), vmax=60.0, scale=3))
         p = out_dir / "itan_heatmap.png"
         stack([hconcat(heats, ["dE (CIE76), layers=all", "dE (CIE76), layers=fine"])]).save(p)
@@ -269,7 +270,7 @@ def figures(G, label: str, out_dir: Path) -> list[Path]:
         # transfer: target 3, reference 11, mouth box
         zr = z_from_seeds([11], G.z_dim)
         reference = G.synthesize(G.styles(G.map(zr))).image
-        results = [transfer_region(G, z, zr, mouth, layers=lay, feather=1.0).image for lay in ("coarse", "middle", "fine", "all")]
+        results = [transfer(G, z, zr, mouth, layers=lay, feather=1.0).images for lay in ("coarse", "middle", "fine", "all")]
         p = out_dir / "itan_transfer.png"
         label_row(
             torch.cat([outline(original, mouth.mask[:1]), reference, *results]),
@@ -279,7 +280,7 @@ def figures(G, label: str, out_dir: Path) -> list[Path]:
         # saliency: region ψ, background ψ
         two = RegionSet.foreground_background(upper)
         settings = [(1.0, 1.0), (1.0, 1.6), (1.0, 0.4), (0.5, 1.5)]
-        imgs = [saliency(G, z, two, [bg, fg], feather=2.0).image for bg, fg in settings]
+        imgs = [saliency(G, z, two, [bg, fg], feather=2.0).images for bg, fg in settings]
         p = out_dir / "itan_saliency.png"
         label_row(torch.cat(imgs), [f"in {fg} / out {bg}" for bg, fg in settings]).save(p)
         written.append(p)

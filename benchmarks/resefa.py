@@ -14,11 +14,12 @@ Speed (one process per measurement, so that each reports its own peak resident m
 ``resource.getrusage``): W space (d = w_dim), one box region, ``--threads`` (default 1: a GAN training
 run shares this machine).
 
-* ``pipeline``: :func:`region_directions` end to end (images, forward-mode Jacobians, Grams, solve) on
-  ``--samples`` samples after one untimed warm-up call (imports, oneDNN kernel choice); seconds per sample.
+* ``pipeline``: :func:`~regiongan.methods.resefa.find_directions` end to end (images, forward-mode
+  Jacobians, Grams, solve) on ``--samples`` samples after one untimed warm-up call (imports, oneDNN
+  kernel choice); seconds per sample.
 * ``forward``: the Jacobian alone per ``--chunks`` size, both ways: functorch ``vmap(jvp)``
   (:func:`regiongan.jacobian.forward_jacobian`, any model) and StyleGAN2's own tangent pass
-  (``synthesize_jvp``, what the pipeline uses), and one forward
+  (``synthesize_jvp`` via ``generators.base.tangent_pass``, what the pipeline uses), and one forward
   pass per image at batch 32 (a tangent pass costs about one forward pass: the ratio is the engine's
   overhead).
 * ``reverse``: the official approach — one ``autograd.grad`` per output row (what
@@ -53,16 +54,20 @@ from typing import Callable
 import torch
 from PIL import Image, ImageDraw
 
-from regiongan.images import make_grid, z_from_seeds
+from regiongan.images import make_grid
+from regiongan.latents import z_from_seeds
 from regiongan.jacobian import forward_jacobian, reverse_jacobian
 from regiongan.methods.resefa import (
-    apply_direction,
+    edit,
+    edited_ws,
+    find_directions,
     image_function,
     latent_rows,
-    region_directions,
     solve_cholesky,
     solve_woodbury,
+    tangent_function,
 )
+from regiongan.methods.sampling import render
 from regiongan.regions import parse_region
 from common import (  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
     InOut,
@@ -129,8 +134,8 @@ def child(task: str, args: argparse.Namespace) -> dict:
     if task == "baseline":
         pass
     elif task == "pipeline":
-        region_directions(G, region, samples=1, k=10, chunk=args.chunk)  # warm-up
-        t = timed(lambda: out.update(dirs=region_directions(G, region, samples=args.samples, k=10, chunk=args.chunk)))
+        find_directions(G, region, samples=1, k=10, chunk=args.chunk)  # warm-up
+        t = timed(lambda: out.update(dirs=find_directions(G, region, samples=args.samples, k=10, chunk=args.chunk)))
         dirs = out.pop("dirs")
         out.update(
             samples=args.samples, seconds_per_sample=t / args.samples, jacobian_seconds_per_sample=dirs.meta["jacobian_seconds_per_sample"],
@@ -146,7 +151,6 @@ def child(task: str, args: argparse.Namespace) -> dict:
         out["solvers_w"] = _time_solvers(grams.A, grams.B, k=10)
     elif task == "forward":
         from regiongan.jacobian import tangent_jacobian
-        from regiongan.methods.resefa import tangent_function
 
         columns = tangent_function(G, "w", ws, rows)
         d = x0.shape[0]
@@ -323,7 +327,7 @@ def evaluate(G, sources: dict[str, Callable[[torch.Tensor], torch.Tensor] | str]
             acc = InOut()
             for sign in (1.0, -1.0):
                 edited = torch.cat([
-                    apply_direction(G, test_ws[i : i + 50], direction, "w", rows, [sign * t])[:, 0] for i in range(0, len(test_ws), 50)
+                    render(G, edited_ws(G, test_ws[i : i + 50], direction, "w", rows, [sign * t])) for i in range(0, len(test_ws), 50)
                 ])  # fmt: skip
                 for r in region_names:
                     acc.add(r, originals, edited, masks[r])
@@ -345,7 +349,7 @@ def evaluate(G, sources: dict[str, Callable[[torch.Tensor], torch.Tensor] | str]
     lams = {}
     for r, src in sources.items():
         print(f"  ReSeFa directions for {r} …", file=sys.stderr)
-        dirs = region_directions(G, src, samples=args.gram_samples, k=3, parser=args.parser_obj)
+        dirs = find_directions(G, src, samples=args.gram_samples, k=3, parser=args.parser_obj)
         lams[r] = float(dirs.eigenvalues[0])
         curves[(r, "resefa")] = curve(dirs.vectors[0], [r])[r]
     curve_rows, summary = [], []
@@ -415,8 +419,8 @@ def figures(G, label: str, parser, out_dir: Path, samples: int, strengths: list[
     z = z_from_seeds(seeds, G.z_dim)
     written = []
     for name, spec in regions.items():
-        dirs = region_directions(G, spec, samples=samples, k=3, parser=parser)
-        images = apply_direction(G, z, dirs.vectors[0], "w", dirs.rows, strengths)  # [4, S, 3, H, W]
+        dirs = find_directions(G, spec, samples=samples, k=3, parser=parser)
+        images = edit(G, seeds, dirs, 0, strengths).images.reshape(len(seeds), len(strengths), 3, res, res)
         with torch.no_grad():
             plain = G.synthesize(G.styles(G.map(z))).image
         if isinstance(spec, str) and spec.startswith("part:"):

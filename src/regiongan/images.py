@@ -1,16 +1,18 @@
-"""Image tensors <-> files, grids, and seed -> latent conventions."""
+"""Image tensors <-> PIL images and files, and grids. (Seeds -> latents: :mod:`regiongan.latents`.)"""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
-
 import numpy as np
 import torch
-from PIL import Image
+import warnings
 
-__all__ = ["to_uint8", "to_pil", "make_grid", "save_image", "parse_seeds", "z_from_seeds"]
+from PIL import Image, UnidentifiedImageError
+
+from .limits import LimitError, env_name, limit
+
+__all__ = ["to_uint8", "to_pil", "make_grid", "save_image", "open_image"]
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -55,29 +57,36 @@ def save_image(image: Image.Image, path: str | Path, overwrite: bool = True) -> 
     return path
 
 
-def parse_seeds(spec: str) -> list[int]:
-    """``"0-3,10,12-13"`` -> ``[0, 1, 2, 3, 10, 12, 13]``."""
-    seeds: list[int] = []
-    for part in str(spec).split(","):
-        part = part.strip()
-        if not part:
-            continue
-        try:
-            if "-" in part:
-                a, b = (int(t) for t in part.split("-", 1))
-                if b < a:
-                    raise ValueError
-                seeds.extend(range(a, b + 1))
-            else:
-                seeds.append(int(part))
-        except ValueError:
-            raise ValueError(f"bad seed list {spec!r}: use numbers and ranges like '0-15' or '1,5,9-12'") from None
-    if not seeds or min(seeds) < 0:
-        raise ValueError(f"bad seed list {spec!r}: need at least one non-negative seed")
-    return seeds
+def open_image(path: str | Path, what: str = "image", error: type[Exception] = ValueError, load: bool = True) -> Image.Image:
+    """Open an image file with the pixel cap (:mod:`regiongan.limits` ``image_pixels``) checked from its header,
+    before any pixel is decoded; PIL's decompression-bomb check becomes the same one-line ``error``.
+    ``load=False`` reads the header only (size and mode)."""
+    path = Path(path)
+    if not path.exists():
+        raise error(f"{what} file not found: '{path}'; check the path")
+    if not path.is_file():
+        raise error(f"{what} path '{path}' is not a regular file; give the path of an image file")
+    cap = limit("image_pixels")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own cap below decides
+            img = Image.open(path)
+            w, h = img.size
+            if w * h > cap:
+                img.close()
+                raise LimitError(
+                    f"{what} '{path}' is {w}x{h} = {w * h} pixels, above the limit of {cap}; shrink it or raise "
+                    f"the limit with {env_name('image_pixels')}={w * h}"
+                )
+            if load:
+                with img:
+                    img.load()
+                    return img.copy()
+            return img
+    except Image.DecompressionBombError as e:
+        raise error(f"{what} '{path}' is too large to decode safely ({e})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        if isinstance(e, LimitError):
+            raise
+        raise error(f"{what} '{path}' is not a readable image ({type(e).__name__}: {e})") from None
 
-
-def z_from_seeds(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
-    """Seeds -> ``z [N, z_dim]``, the same convention as NVlabs' generate.py (``RandomState(seed).randn``),
-    so a seed names the same latent here and in the official tools."""
-    return torch.from_numpy(np.stack([np.random.RandomState(s).randn(z_dim) for s in seeds])).float()

@@ -1,8 +1,8 @@
-"""Jacobians of a differentiable image function and the region Gram matrices ReSeFa needs (METHODS.md §3).
+"""Jacobians of a differentiable image function and the region Gram matrices ReSeFa needs (docs/resefa.md).
 
 Everything here is model-agnostic: ``f`` is any differentiable function ``latent [d] -> image`` (any
 output shape; it is flattened to ``P`` rows, e.g. ``[C, H, W] -> [C·H·W]``). The generator-specific part —
-which latent, which layers — lives in :mod:`regiongan.methods.resefa`.
+which latent, which layers — lives in :mod:`regiongan.methods.resefa.spaces`.
 
 Two ways to get ``J = ∂f/∂x`` ``[P, d]``:
 
@@ -59,8 +59,9 @@ __all__ = [
 #: ``f(x)``: latent ``[d]`` -> image of any shape (flattened to ``[P]`` rows).
 ImageFn = Callable[[torch.Tensor], torch.Tensor]
 #: ``columns(V)``: the derivatives of ``f`` at a fixed point along the rows of ``V [c, d]`` -> ``[c, *S]``
-#: (``J Vᵀ``, transposed): a batch of forward-mode tangents. A model can supply its own, faster than
-#: functorch (``StyleGAN2.synthesize_jvp``); :func:`forward_jacobian` builds one with ``vmap(jvp)``.
+#: (``J Vᵀ``, transposed): a batch of forward-mode tangents. A model family can supply its own, faster than
+#: functorch (:func:`regiongan.generators.base.tangent_pass`); :func:`forward_jacobian` builds one with
+#: ``vmap(jvp)``.
 TangentFn = Callable[[torch.Tensor], torch.Tensor]
 JacobianMode = Literal["forward", "reverse"]
 

@@ -1,76 +1,60 @@
-"""Edit recipes: every edit as a small JSON file that replays bit-for-bit.
+"""Edit recipes: every result as a small JSON file that replays bit-for-bit.
 
-A recipe names a registered *method*, the model, and the method's parameters — exactly the keyword
-arguments of the public function that performs the edit. Replaying calls that function again with the
-same arguments, so on the same machine (same torch build and thread count) it gives identical images.
+A recipe names a registered operation (:mod:`regiongan.registry`), the model, and the operation's
+parameters — exactly the keyword arguments it was called with. Replaying calls the operation again with
+the same arguments, so on the same machine (same torch build and thread count) it gives identical images.
 
     {
-      "recipe_version": 1,
-      "regiongan_version": "0.1.0",
-      "method": "itan.local_resample",
+      "recipe_version": 2,
+      "regiongan_version": "0.2.0",
+      "method": "itan.resample",
       "model": "faces-64",
-      "model_digest": "sha256:…",            # of the weights; replay warns if the model changed
-      "params": {"code": {"seed": 3}, "region": {"spec": "box:16,16,48,40"}, "n": 8,
-                 "layers": {"$tuple": [8, 64]}, "seed": 0},
+      "model_fingerprint": "sha256:…",      # of the weights; replay warns if the model changed
+      "params": {"code": 3, "region": "box:16,16,48,40", "variations": 8, "layers": {"$tuple": [8, 64]}},
       "tensors": "resample.safetensors",      # sidecar, only when some parameter is a tensor
       "outputs": ["resample_00.png", …]       # informational: the images written next to the recipe
     }
 
-Parameter values are JSON, plus these forms:
+Parameter values are JSON, plus these forms, stored in the safetensors sidecar (written automatically):
+``{"$tensor": key}``, ``{"$region": key}``, ``{"$regionset": key, "names": […]}``, ``{"$generator": key}``
+(a ``torch.Generator``'s state); and ``{"$tuple": […]}``. Codes given as seeds stay seeds and regions given
+as spec strings stay strings: each operation reads them as it did the first time.
 
-- ``{"seed": s}`` / ``{"seeds": [s, …]}`` — a z code from seeds (:func:`regiongan.images.z_from_seeds`);
-- ``{"spec": "box:…"}`` — a region from the command-line syntax (:func:`regiongan.regions.parse_region`,
-  at the model's image size); ``{"specs": [...]}`` — a RegionSet ``[background, spec0, spec1, …]``;
-- ``{"$tensor": key}``, ``{"$region": key}``, ``{"$regionset": key, "names": […]}``, ``{"$generator": key}``
-  — a tensor, a :class:`~regiongan.regions.Region` mask, a RegionSet, or a ``torch.Generator``'s state,
-  stored in the safetensors sidecar (written automatically for such values); ``{"$tuple": […]}`` a tuple.
-
-Methods register themselves with :func:`register_method` (``{name: run(G, params) -> images}``); the
-modules of :mod:`regiongan.methods` are imported on first lookup, so a new method module only needs the
-decorator.
+This module imports only the registry (and the value types it stores); :func:`regiongan.replay` loads the
+methods and runs a recipe.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
 import math
 import os
-import pkgutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import torch
 
 from . import __version__
-from .regions import Region, RegionSet, parse_region
+from .identity import model_fingerprint
+from .registry import RegistryError, get_method
+from .regions import Region, RegionSet
 
 __all__ = [
     "RECIPE_VERSION",
     "Recipe",
     "RecipeError",
-    "RecipeMethod",
     "RecipeWarning",
-    "register_method",
-    "get_method",
-    "list_methods",
-    "run",
     "save_recipe",
     "load_recipe",
-    "replay",
     "load_recipe_model",
-    "model_digest",
     "sidecar_path",
-    "resolve_code",
-    "resolve_region",
-    "resolve_regionset",
+    "recipe_files",
 ]
 
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 _TOP_LEVEL = {
-    "recipe_version", "regiongan_version", "method", "model", "model_digest", "params", "tensors", "outputs",
+    "recipe_version", "regiongan_version", "method", "model", "model_fingerprint", "params", "tensors", "outputs",
 }  # fmt: skip
 _REQUIRED = ("recipe_version", "method", "model", "params")
 
@@ -81,149 +65,6 @@ class RecipeError(ValueError):
 
 class RecipeWarning(UserWarning):
     """Replay can run but may not reproduce the recorded images (e.g. the model's weights changed)."""
-
-
-# --------------------------------------------------------------------------------------------------
-# The registry
-
-
-@dataclass(frozen=True)
-class RecipeMethod:
-    """A registered edit: ``run(G, params) -> images [N, 3, H, W]``; ``required`` / ``allowed`` parameter
-    names (``allowed=None``: anything)."""
-
-    name: str
-    run: Callable[..., torch.Tensor]
-    required: tuple[str, ...]
-    allowed: frozenset[str] | None
-    doc: str
-
-
-_METHODS: dict[str, RecipeMethod] = {}
-_IMPORT_FAILURES: dict[str, str] = {}
-_BUILTINS_LOADED = False
-
-
-def register_method(
-    name: str, required: Iterable[str] = (), allowed: Iterable[str] | None = None
-) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
-    """Decorator: register ``fn(G, params: dict) -> images [N, 3, H, W]`` as recipe method ``name``.
-
-    ``params`` arrive decoded (tensors, Regions, Generators restored; ``{"seed"}`` / ``{"spec"}`` forms left
-    for :func:`resolve_code` / :func:`resolve_region`). Re-registering a name with another function is an
-    error (two methods must not silently share a name).
-    """
-
-    def deco(fn: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
-        old = _METHODS.get(name)
-        if old is not None and (old.run.__module__, old.run.__qualname__) != (fn.__module__, fn.__qualname__):
-            raise RecipeError(f"recipe method {name!r} is already registered by {old.run.__module__}")
-        _METHODS[name] = RecipeMethod(
-            name=name, run=fn, required=tuple(required), allowed=None if allowed is None else frozenset(allowed),
-            doc=(fn.__doc__ or "").strip().splitlines()[0] if fn.__doc__ else "",
-        )  # fmt: skip
-        return fn
-
-    return deco
-
-
-def _load_builtin_methods() -> None:
-    """Import every module of :mod:`regiongan.methods` once, so their recipe methods register."""
-    global _BUILTINS_LOADED
-    if _BUILTINS_LOADED:
-        return
-    _BUILTINS_LOADED = True
-    from . import methods
-
-    for info in pkgutil.iter_modules(methods.__path__):
-        module = f"{methods.__name__}.{info.name}"
-        try:
-            importlib.import_module(module)
-        except Exception as e:  # noqa: BLE001 - one broken method module must not hide the others
-            _IMPORT_FAILURES[module] = f"{type(e).__name__}: {e}"
-
-
-def list_methods() -> list[str]:
-    """Names of all registered recipe methods."""
-    _load_builtin_methods()
-    return sorted(_METHODS)
-
-
-def get_method(name: str) -> RecipeMethod:
-    """The registered method ``name``, or a :class:`RecipeError` listing the known ones."""
-    _load_builtin_methods()
-    if name not in _METHODS:
-        msg = f"unknown recipe method {name!r}; known methods: {sorted(_METHODS)}"
-        if _IMPORT_FAILURES:
-            msg += "; these method modules failed to import: " + "; ".join(
-                f"{m} ({err})" for m, err in _IMPORT_FAILURES.items()
-            )
-        raise RecipeError(msg)
-    return _METHODS[name]
-
-
-def run(method: str, G, params: dict[str, Any]) -> torch.Tensor:
-    """Run registered ``method`` on model ``G`` with decoded ``params`` -> images ``[N, 3, H, W]``."""
-    m = get_method(method)
-    if not isinstance(params, dict):
-        raise RecipeError(f"params must be an object (dict), got {type(params).__name__}")
-    missing = [k for k in m.required if k not in params]
-    if missing:
-        raise RecipeError(f"recipe method {method!r} needs parameter(s) {missing}; got {sorted(params)}")
-    if m.allowed is not None:
-        unknown = sorted(set(params) - m.allowed)
-        if unknown:
-            raise RecipeError(
-                f"unknown parameter(s) {unknown} for recipe method {method!r}; accepted: {sorted(m.allowed)}"
-            )
-    with torch.no_grad():
-        images = m.run(G, dict(params))
-    if not isinstance(images, torch.Tensor) or images.ndim != 4:
-        raise RecipeError(f"recipe method {method!r} returned {type(images).__name__}, not images [N, C, H, W]")
-    return images
-
-
-# --------------------------------------------------------------------------------------------------
-# Parameter forms used by recipe methods
-
-
-def resolve_code(G, value: Any, what: str = "code") -> torch.Tensor:
-    """A code parameter: a tensor (returned as is), ``{"seed": s}`` -> z ``[1, z_dim]`` or
-    ``{"seeds": [...]}`` -> z ``[N, z_dim]`` (NVlabs' seed convention)."""
-    from .images import z_from_seeds
-
-    if isinstance(value, torch.Tensor):
-        return value
-    if isinstance(value, dict) and set(value) == {"seed"} and _is_seed(value["seed"]):
-        return z_from_seeds([int(value["seed"])], G.z_dim)
-    if isinstance(value, dict) and set(value) == {"seeds"} and value["seeds"] and all(map(_is_seed, value["seeds"])):
-        return z_from_seeds([int(s) for s in value["seeds"]], G.z_dim)
-    raise RecipeError(
-        f"{what} must be a tensor, {{\"seed\": S}} or {{\"seeds\": [S, ...]}} with non-negative ints, got {value!r}"
-    )
-
-
-def _is_seed(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
-
-
-def resolve_region(value: Any, size: tuple[int, int], what: str = "region") -> Region:
-    """A region parameter: a :class:`Region`, or ``{"spec": "box:…"}`` parsed at ``size``."""
-    if isinstance(value, Region):
-        return value
-    if isinstance(value, dict) and set(value) == {"spec"} and isinstance(value["spec"], str):
-        return parse_region(value["spec"], size)
-    raise RecipeError(f"{what} must be a stored mask or {{\"spec\": \"box:...\"}}, got {value!r}")
-
-
-def resolve_regionset(value: Any, size: tuple[int, int], what: str = "regions") -> RegionSet:
-    """A RegionSet parameter: a :class:`RegionSet`, or ``{"specs": [...]}`` -> ``RegionSet.from_regions``
-    (a ``background`` region first, then one region per spec, later specs winning overlaps)."""
-    if isinstance(value, RegionSet):
-        return value
-    if isinstance(value, dict) and set(value) == {"specs"} and isinstance(value["specs"], list) and value["specs"]:
-        return RegionSet.from_regions([parse_region(s, size) for s in value["specs"]])
-    raise RecipeError(f"{what} must be a stored RegionSet or {{\"specs\": [\"box:...\", ...]}}, got {value!r}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -300,29 +141,41 @@ def _decode(value: Any, tensors: dict[str, torch.Tensor], where: str) -> Any:
 
 @dataclass
 class Recipe:
-    """An edit: ``method`` applied to ``model`` with ``params`` (decoded values: tensors, Regions, …)."""
+    """A result's provenance: operation ``method`` applied to ``model`` with ``params`` (decoded values)."""
 
     method: str
     model: str
     params: dict[str, Any]
-    model_digest: str | None = None
+    model_fingerprint: str | None = None
     outputs: list[str] = field(default_factory=list)
     regiongan_version: str = __version__
     recipe_version: int = RECIPE_VERSION
 
-    def run(self, G) -> torch.Tensor:
-        """Apply this recipe to the loaded model ``G`` -> images ``[N, 3, H, W]``."""
-        return run(self.method, G, self.params)
+    def check(self) -> None:
+        """Raise :class:`RecipeError` unless ``method`` is registered and accepts ``params``."""
+        try:
+            spec = get_method(self.method)
+        except RegistryError as e:
+            raise RecipeError(str(e)) from None
+        if not isinstance(self.params, dict):
+            raise RecipeError(f"params must be an object (dict), got {type(self.params).__name__}")
+        missing = [k for k in spec.required if k not in self.params]
+        unknown = sorted(set(self.params) - spec.allowed)
+        if missing or unknown:
+            raise RecipeError(
+                f"recipe for {self.method!r}: missing parameter(s) {missing}, unknown parameter(s) {unknown}; "
+                f"accepted: {sorted(spec.allowed)}"
+            )
 
+    def run(self, G):
+        """Apply this recipe to the loaded model ``G`` -> :class:`~regiongan.results.Result`."""
+        self.check()
+        with torch.no_grad():
+            return get_method(self.method).run(G, **self.params)
 
-def model_digest(G: torch.nn.Module) -> str:
-    """``"sha256:…"`` of a model's state dict (names, dtypes, shapes and bytes), to detect changed weights."""
-    h = hashlib.sha256()
-    for name, t in sorted(G.state_dict().items()):
-        t = t.detach().cpu().contiguous().reshape(-1)
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return "sha256:" + h.hexdigest()
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write this recipe as JSON at ``path`` (+ ``<stem>.safetensors`` when a parameter is a tensor)."""
+        return save_recipe(self, path, overwrite=overwrite)
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -331,38 +184,46 @@ def sidecar_path(path: str | os.PathLike) -> Path:
     return p.with_name(f"{p.stem}.safetensors")
 
 
+def recipe_files(recipe: Recipe, path: str | os.PathLike) -> dict[str, Any]:
+    """``{file name: writer}`` of a recipe at ``path``: the JSON and, when needed, its sidecar. Validates
+    the recipe first, so a saved recipe always replays."""
+    from .checkpoints.files import json_writer, safetensors_writer
+
+    path = Path(path)
+    recipe.check()
+    tensors: dict[str, torch.Tensor] = {}
+    params = _encode(recipe.params, "params", tensors)
+    side = sidecar_path(path)
+    data: dict[str, Any] = {
+        "recipe_version": RECIPE_VERSION,
+        "regiongan_version": recipe.regiongan_version,
+        "method": recipe.method,
+        "model": recipe.model,
+        "model_fingerprint": recipe.model_fingerprint,
+        "params": params,
+    }
+    files: dict[str, Any] = {}
+    if tensors:
+        data["tensors"] = side.name
+        files[side.name] = safetensors_writer(tensors, {"format": "regiongan-recipe", "recipe": path.name})
+    if recipe.outputs:
+        data["outputs"] = list(recipe.outputs)
+    files[path.name] = json_writer(data)
+    return files
+
+
 def save_recipe(recipe: Recipe, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write ``recipe`` as JSON at ``path`` (+ the sidecar when a parameter is a tensor) and return the path.
 
     Validates that the method exists and the parameters are accepted, so a saved recipe always replays.
     Refuses to replace existing files unless ``overwrite=True``.
     """
-    from .checkpoints.files import atomic_write, check_overwrite, json_writer, safetensors_writer
+    from .checkpoints.files import atomic_write, check_overwrite
 
     path = Path(path)
-    method = get_method(recipe.method)
-    tensors: dict[str, torch.Tensor] = {}
-    params = _encode(recipe.params, "params", tensors)
-    missing = [k for k in method.required if k not in recipe.params]
-    unknown = sorted(set(recipe.params) - method.allowed) if method.allowed is not None else []
-    if missing or unknown:
-        raise RecipeError(f"recipe for {recipe.method!r}: missing parameters {missing}, unknown parameters {unknown}")
-    side = sidecar_path(path)
-    check_overwrite([path] + ([side] if tensors else []), overwrite)
-    data: dict[str, Any] = {
-        "recipe_version": RECIPE_VERSION,
-        "regiongan_version": recipe.regiongan_version,
-        "method": recipe.method,
-        "model": recipe.model,
-        "model_digest": recipe.model_digest,
-        "params": params,
-    }
-    if tensors:
-        data["tensors"] = side.name
-    if recipe.outputs:
-        data["outputs"] = list(recipe.outputs)
-    sidecar = {side.name: safetensors_writer(tensors, {"format": "regiongan-recipe", "recipe": path.name})}
-    atomic_write(path.parent, {**(sidecar if tensors else {}), path.name: json_writer(data)})
+    files = recipe_files(recipe, path)
+    check_overwrite([path.parent / name for name in files], overwrite)
+    atomic_write(path.parent, files)
     return path
 
 
@@ -379,27 +240,34 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     missing = [k for k in _REQUIRED if k not in data]
     if missing:
         raise RecipeError(f"{path}: missing field(s) {missing}; a recipe needs {list(_REQUIRED)}")
-    unknown = sorted(set(data) - _TOP_LEVEL)
-    if unknown:
-        raise RecipeError(f"{path}: unknown field(s) {unknown}; allowed: {sorted(_TOP_LEVEL)}")
     version = data["recipe_version"]
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise RecipeError(f"{path}: recipe_version must be a positive int, got {version!r}")
+    if version < RECIPE_VERSION:
+        raise RecipeError(
+            f"{path}: recipe_version {version} was written by regiongan {data.get('regiongan_version', '?')}, "
+            f"whose method names and parameters this version no longer reads; replay it with that version"
+        )
     check_version(data, path, RECIPE_VERSION, RecipeError, "recipe_version")
+    unknown = sorted(set(data) - _TOP_LEVEL)
+    if unknown:
+        raise RecipeError(f"{path}: unknown field(s) {unknown}; allowed: {sorted(_TOP_LEVEL)}")
     for key, kind in (("method", str), ("model", str), ("params", dict)):
         if not isinstance(data[key], kind):
             raise RecipeError(f"{path}: field {key!r} must be a {kind.__name__}, got {data[key]!r}")
-    get_method(data["method"])  # unknown method: a clear error now rather than at run time
     tensors: dict[str, torch.Tensor] = {}
     if data.get("tensors"):
-        side = path.parent / str(data["tensors"])
+        name = data["tensors"]
+        if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
+            raise RecipeError(f"{path}: 'tensors' must be a file name next to the recipe, got {name!r}")
+        side = path.parent / name
         if not side.is_file():
             raise RecipeError(f"{path}: its tensors file '{side}' is missing (keep it next to the recipe)")
         tensors, _ = read_safetensors(side, RecipeError)
     params = _decode(data["params"], tensors, "params")
     outputs = data.get("outputs") or []
     return Recipe(
-        method=data["method"], model=data["model"], params=params, model_digest=data.get("model_digest"),
+        method=data["method"], model=data["model"], params=params, model_fingerprint=data.get("model_fingerprint"),
         outputs=list(outputs), regiongan_version=str(data.get("regiongan_version", "?")), recipe_version=version,
     )  # fmt: skip
 
@@ -407,32 +275,23 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
 def load_recipe_model(recipe: Recipe, recipe_path: str | os.PathLike | None = None, model: str | None = None):
     """Load the recipe's model (or ``model`` instead): a shipped name or a path, relative paths tried from
     the working directory and then from the recipe's directory. Warns (:class:`RecipeWarning`) when the
-    weights differ from the recorded digest."""
+    weights differ from the recorded fingerprint."""
     from .checkpoints import load_model
 
     name = model or recipe.model
+    if not name:
+        raise RecipeError("the recipe names no model (it was made with an unnamed model); pass model=PATH")
     candidate = Path(name)
     if not candidate.exists() and recipe_path is not None and not candidate.is_absolute():
         beside = Path(recipe_path).parent / candidate
         if beside.exists():
             name = str(beside)
     G = load_model(name)
-    if recipe.model_digest and model_digest(G) != recipe.model_digest:
+    if recipe.model_fingerprint and model_fingerprint(G) != recipe.model_fingerprint:
         warnings.warn(
-            f"the model {name!r} differs from the one this recipe was made with (weights digest changed); "
+            f"the model {name!r} differs from the one this recipe was made with (fingerprint changed); "
             "the replay will not reproduce the recorded images bit-for-bit",
             RecipeWarning,
             stacklevel=2,
         )
     return G
-
-
-def replay(recipe_path: str | os.PathLike, model: str | None = None, G=None) -> torch.Tensor:
-    """Reproduce a recipe's images ``[N, 3, H, W]`` (bit-for-bit on the same machine and torch build).
-
-    ``model`` replaces the recipe's model name/path; ``G`` passes an already loaded model instead.
-    """
-    recipe = load_recipe(recipe_path)
-    if G is None:
-        G = load_recipe_model(recipe, recipe_path, model)
-    return recipe.run(G)

@@ -1,8 +1,9 @@
 """One entry point for every checkpoint: detect the format, load safely, return a regiongan model.
 
 Formats: our own directory (config.json + model.safetensors), a shipped model name (``faces-64``),
-NVIDIA network pickles (``.pkl``, restricted unpickler), rosinality ``.pt`` (weights_only), and
-``{'init_kwargs', 'state_dict'}`` dumps of an NVIDIA generator (the conformance fixtures' layout).
+NVIDIA network pickles (``.pkl``, restricted unpickler), rosinality ``.pt`` (weights_only),
+``{'init_kwargs', 'state_dict'}`` dumps of an NVIDIA generator (the conformance fixtures' layout), and
+pytorch-pretrained-biggan's ``pytorch_model.bin`` + ``config.json`` (weights_only).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from ..generators import list_families
+from .biggan import biggan_files, convert_biggan_state, is_biggan_checkpoint, read_biggan_config
 from .errors import CheckpointError, CorruptCheckpointError, UnsafeCheckpointError
 from .native import is_native_checkpoint, load_pretrained, model_from_state
 from .nvidia import config_from_nvidia_kwargs
@@ -24,15 +27,22 @@ from .rosinality import convert_rosinality_state, is_rosinality_state
 
 __all__ = ["load_model", "detect_format", "list_models", "shipped_model_dir", "FORMATS", "MODELS_DIR"]
 
-FORMATS = ("regiongan", "nvidia-pkl", "nvidia-state", "rosinality")
+FORMATS = ("regiongan", "nvidia-pkl", "nvidia-state", "rosinality", "pytorch-pretrained-biggan")
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
 
 def list_models() -> list[str]:
-    """Names of the models shipped inside the package (loadable with ``load_model(name)``)."""
+    """Names of the generators shipped inside the package (loadable with ``load_model(name)``)."""
     if not MODELS_DIR.is_dir():
         return []
-    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "config.json").is_file())
+    return sorted(p.name for p in MODELS_DIR.iterdir() if (p / "config.json").is_file() and _is_generator(p))
+
+
+def _is_generator(directory: Path) -> bool:
+    try:
+        return json.loads((directory / "config.json").read_text()).get("model_type") in list_families()
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def shipped_model_dir(name: str) -> Path | None:
@@ -63,6 +73,8 @@ def pickle_errors() -> tuple[type[BaseException], ...]:
 def detect_format(path: str | Path) -> str:
     """Which of :data:`FORMATS` a path holds (without loading the weights where avoidable)."""
     p = Path(path)
+    if is_biggan_checkpoint(p):  # before the native check: both are directories with a config.json
+        return "pytorch-pretrained-biggan"
     if is_native_checkpoint(p):
         return "regiongan"
     if not p.exists():
@@ -125,8 +137,16 @@ def load_model(path_or_name: str | Path, device: str | torch.device = "cpu", net
         kwargs = json.loads(kwargs) if isinstance(kwargs, str) else kwargs
         state = obj["state_dict"]
         model = model_from_state("stylegan2", config_from_nvidia_kwargs(kwargs, state, str(p)), state, str(p))
+    elif fmt == "pytorch-pretrained-biggan":
+        weights, config_file = biggan_files(p)
+        config = read_biggan_config(config_file)
+        state = convert_biggan_state(_torch_load(weights), config, str(weights))
+        model = model_from_state("biggan-deep", config, state, str(weights))
     else:
         config, state = convert_rosinality_state(_torch_load(p), str(p))
         model = model_from_state("stylegan2", config, state, str(p))
     model.source = str(p)  # type: ignore[attr-defined]
+    model.model_name = name  # type: ignore[attr-defined]  # what the user called it: recipes record this
+    if not hasattr(model, "companions"):
+        model.companions = {}  # type: ignore[attr-defined]
     return model.to(device).eval().requires_grad_(False)

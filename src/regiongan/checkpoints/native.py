@@ -12,7 +12,7 @@ from typing import Any
 import torch
 import torch.nn as nn
 
-from ..generators import MODEL_TYPES, build_model
+from ..generators import build_model, list_families
 from .errors import CheckpointError, CorruptCheckpointError
 from .files import (
     CONFIG_FILE, FORMAT_NAME, FORMAT_VERSION, WEIGHTS_FILE, check_format, check_overwrite, check_state_dict, read_json,
@@ -45,7 +45,7 @@ def save_pretrained(
     """
     directory = Path(directory)
     model_type = getattr(model, "model_type", None)
-    if model_type not in MODEL_TYPES or not hasattr(model, "config"):
+    if model_type not in list_families() or not hasattr(model, "config"):
         raise TypeError(f"save_pretrained needs a regiongan model with .model_type and .config, got {type(model).__name__}")
     check_overwrite([directory], overwrite)
     return save_model_dir(model, directory, model_type, dtype, extra, replace_directory=True)
@@ -55,8 +55,8 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     """Parse and validate ``config.json``."""
     path = Path(directory) / CONFIG_FILE
     meta = check_format(read_json(path, CorruptCheckpointError), path, FORMAT_NAME, FORMAT_VERSION, "config", CheckpointError)
-    if meta.get("model_type") not in MODEL_TYPES:
-        raise CheckpointError(f"{path}: unknown model_type {meta.get('model_type')!r}; known: {sorted(MODEL_TYPES)}")
+    if meta.get("model_type") not in list_families():
+        raise CheckpointError(f"{path}: unknown model_type {meta.get('model_type')!r}; known: {list_families()}")
     return meta
 
 
@@ -87,4 +87,21 @@ def load_pretrained(directory: str | Path) -> nn.Module:
     if not weights.is_file():
         raise CheckpointError(f"{directory}: {WEIGHTS_FILE} is missing next to config.json")
     state, _ = read_safetensors(weights, CorruptCheckpointError)
-    return model_from_state(meta["model_type"], meta["config"], state, str(weights))
+    model = model_from_state(meta["model_type"], meta["config"], state, str(weights))
+    model.companions = read_companions(meta, directory / CONFIG_FILE)  # type: ignore[attr-defined]
+    return model
+
+
+def read_companions(meta: dict[str, Any], path: Path) -> dict[str, str]:
+    """The companion artefacts a model declares in config.json, e.g. ``{"parser": "parser-faces-64",
+    "catalog": "catalog-faces-64"}``: the part parser that resolves ``part:`` regions on its images and the
+    Editing-in-Style catalog used when none is given. Names of shipped artefacts or paths."""
+    companions = meta.get("companions", {})
+    if not isinstance(companions, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v for k, v in companions.items()
+    ):
+        raise CheckpointError(f"{path}: \"companions\" must map names to artefact names, got {companions!r}")
+    unknown = sorted(set(companions) - {"parser", "catalog"})
+    if unknown:
+        raise CheckpointError(f"{path}: unknown companion(s) {unknown}; known: catalog, parser")
+    return dict(companions)

@@ -92,7 +92,7 @@ def export_world(
         raise NotADirectoryError(f"out_dir {out} is a file")
     if out.exists() and any(out.iterdir()):
         if not overwrite:
-            raise FileExistsError(f"out_dir {out} is not empty; choose an empty folder or pass overwrite=True")
+            raise FileExistsError(f"out_dir {out} is not empty; choose an empty folder or pass overwrite=True (CLI: --overwrite)")
         _remove_previous_export(out)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from ..images import open_image
+from ..limits import LimitError
 
 from .worlds.dataset import to_item
 
@@ -75,9 +78,10 @@ class ImageFolderDataset(torch.utils.data.Dataset):
                 not_images.append(p.name)
                 continue
             try:
-                with Image.open(p) as im:
-                    im.size  # noqa: B018  (reads the header only)
-            except (UnidentifiedImageError, OSError):
+                open_image(p, "image", load=False).close()  # the header only; the pixel cap is checked
+            except LimitError:
+                raise
+            except ValueError:
                 not_images.append(p.name)
         if not_images:
             raise ValueError(
@@ -90,7 +94,7 @@ class ImageFolderDataset(torch.utils.data.Dataset):
     def _check_sizes(files: list[Path], size: int | None) -> int:
         by_size: dict[tuple[int, int], list[str]] = defaultdict(list)
         for p in files:
-            with Image.open(p) as im:
+            with open_image(p, "image", load=False) as im:
                 by_size[im.size].append(p.name)
         non_square = {wh: names for wh, names in by_size.items() if wh[0] != wh[1]}
         if non_square:
@@ -135,14 +139,14 @@ class ImageFolderDataset(torch.utils.data.Dataset):
         if not 0 <= i < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} images")
         n = self.resolution
-        with Image.open(self.files[i]) as im:
+        with open_image(self.files[i], "image") as im:
             im = im.convert("RGB")
             if im.size != (n, n):
                 im = im.resize((n, n), Image.BILINEAR)
             image = np.asarray(im, np.uint8)
         labels = None
         if self.label_files is not None:
-            with Image.open(self.label_files[i]) as lb:
+            with open_image(self.label_files[i], "label PNG") as lb:
                 if lb.size != (n, n):
                     lb = lb.resize((n, n), Image.NEAREST)
                 labels = np.asarray(lb, np.int64)

@@ -8,7 +8,7 @@ from .stylegan2 import StyleGAN2Discriminator
 
 __all__ = ["StyleGAN2Discriminator", "DISCRIMINATOR_TYPES", "build_discriminator"]
 
-#: model_type -> class, the discriminator counterpart of ``regiongan.generators.MODEL_TYPES``.
+#: model_type -> class, the discriminator counterpart of ``regiongan.generators.registry``.
 DISCRIMINATOR_TYPES: dict[str, type[nn.Module]] = {"stylegan2-d": StyleGAN2Discriminator}
 
 

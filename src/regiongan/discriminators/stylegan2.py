@@ -23,7 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..generators.stylegan2 import MappingNetwork
-from ..layers import Conv2dLayer, FullyConnectedLayer
+from ..equalized import Conv2dLayer, FullyConnectedLayer
 
 __all__ = ["StyleGAN2Discriminator", "DiscriminatorBlock", "MinibatchStdLayer", "DiscriminatorEpilogue"]
 

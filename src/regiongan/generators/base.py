@@ -1,4 +1,4 @@
-"""The one generator interface that every region method plugs into (METHODS.md §0).
+"""The one generator interface that every region method plugs into (docs/architecture.md).
 
 A generator exposes explicit verbs — ``map(z) -> ws``, ``styles(ws)``, ``synthesize(styles)`` — and
 describes its *control points*: the layers where a latent-dependent modulation enters. Region methods edit
@@ -8,9 +8,11 @@ the per-layer styles (as vectors, spatial maps or per-region blends) and never r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol, Sequence, Union, runtime_checkable
+from typing import Callable, Literal, Protocol, Sequence, Union, runtime_checkable
 
 import torch
+
+from ..ops.masks import resize_mask
 
 __all__ = [
     "ControlPoint",
@@ -20,6 +22,10 @@ __all__ = [
     "Generator",
     "NoiseMode",
     "Precision",
+    "TangentPass",
+    "tangent_pass",
+    "check_generator",
+    "style_map",
 ]
 
 NoiseMode = Literal["const", "random", "none"]
@@ -30,8 +36,9 @@ Precision = Literal["fp32", "bf16"]
 class ControlPoint:
     """One layer where a style enters the generator.
 
-    name: stable layer name, e.g. ``"b16.conv0"``; kind: ``"conv"`` (modulated + demodulated) or
-    ``"torgb"`` (modulated only); resolution: output resolution of the layer; in_resolution: resolution
+    name: stable layer name, e.g. ``"b16.conv0"``; kind: ``"conv"`` (modulated + demodulated, takes a
+    noise input), ``"torgb"`` (modulated only) or ``"norm"`` (a conditional normalisation's gain and bias,
+    as in BigGAN: the style is ``[gain, bias]``, no noise); resolution: output resolution of the layer; in_resolution: resolution
     of the activation the style scales (half of ``resolution`` for upsampling convs); channels: style
     channels (= input channels); out_channels; w_index: which entry of ``ws`` feeds it.
     """
@@ -47,7 +54,7 @@ class ControlPoint:
 
 @dataclass
 class BlendedStyle:
-    """K per-region style vectors blended by soft masks: ITAN's spatial style (METHODS.md §1).
+    """K per-region style vectors blended by soft masks: ITAN's spatial style (docs/itan.md).
 
     styles: ``[N, K, C]``; masks: ``[N, K, h, w]`` at any resolution, summing to 1 over K.
     The generator resizes the masks to each layer and uses ``S = Σ_k m_k s_k`` on the input and
@@ -74,6 +81,25 @@ class BlendedStyle:
 Style = Union[torch.Tensor, BlendedStyle]
 
 
+def style_map(style: Style, channels: int, resolution: int, name: str) -> torch.Tensor:
+    """Any :data:`Style` as a tensor that broadcasts over a layer's activations ``[N, C, r, r]``:
+    ``[N, C, 1, 1]`` for a vector, ``[N, C, r, r]`` for a spatial map or a blend (``Σ_k m_k s_k`` with the
+    masks resized to ``r`` by :func:`~regiongan.ops.masks.resize_mask`). For families whose style enters
+    linearly (a conditional normalisation's gain and bias), this *is* ITAN's spatially adaptive style."""
+    if isinstance(style, BlendedStyle):
+        if style.styles.shape[-1] != channels:
+            raise ValueError(f"{name}: BlendedStyle has {style.styles.shape[-1]} channels, the layer expects {channels}")
+        masks = resize_mask(style.masks.to(style.styles.dtype), resolution, resolution)
+        return torch.einsum("nkc,nkhw->nchw", style.styles, masks)
+    if style.ndim == 2 and style.shape[1] == channels:
+        return style[:, :, None, None]
+    if style.ndim == 4 and style.shape[1] == channels:
+        return style if style.shape[-2:] == (resolution, resolution) else resize_mask(style, resolution, resolution)
+    raise ValueError(
+        f"{name}: a style must be [N, {channels}], [N, {channels}, h, w] or a BlendedStyle, got {tuple(style.shape)}"
+    )
+
+
 @dataclass
 class SynthesisOutput:
     """image: ``[N, C_img, H, W]`` in about [-1, 1]; features: per conv layer, the activation after bias,
@@ -85,14 +111,32 @@ class SynthesisOutput:
 
 @runtime_checkable
 class Generator(Protocol):
-    """What every generator in regiongan provides."""
+    """Everything a region method may use of a generator; methods touch nothing else.
 
+    Latent spaces: ``z [N, z_dim]`` (sampled), ``w [N, w_dim]`` and ``w+ = ws [N, num_ws, w_dim]`` (one row
+    per style input; ``map`` returns ws). Control points: the layers a latent-dependent modulation enters,
+    each with a style vector ``[N, C]`` computed from one row of ws (``styles``), in the order of
+    ``control_points()``. ``synthesize`` takes one :data:`Style` per control point — a vector, a spatial
+    map or a :class:`BlendedStyle` — which is how every region method edits an image.
+
+    Optional: ``synthesize_jvp(ws [1, num_ws, w_dim], dws [T, num_ws, w_dim], noise_mode)`` -> (image,
+    tangents); a family that has it gets the fast forward-mode Jacobian (see :func:`tangent_pass`), others
+    use ``torch.func.jvp`` of ``synthesize``.
+    """
+
+    model_type: str
+    config: dict
     z_dim: int
     c_dim: int
     w_dim: int
     num_ws: int
     img_resolution: int
     img_channels: int
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights live (inputs are moved here)."""
+        ...
 
     def map(
         self,
@@ -101,7 +145,15 @@ class Generator(Protocol):
         truncation_psi: float = 1.0,
         truncation_cutoff: int | None = None,
     ) -> torch.Tensor:
-        """``z [N, z_dim]`` (+ ``c [N, c_dim]``) -> ``ws [N, num_ws, w_dim]``."""
+        """``z [N, z_dim]`` (+ ``c [N, c_dim]``) -> ``ws [N, num_ws, w_dim]``, truncated towards the mean."""
+        ...
+
+    def latent_mean(self) -> torch.Tensor:
+        """``w̄ [w_dim]``: the centre truncation pulls towards."""
+        ...
+
+    def truncate(self, ws: torch.Tensor, psi: float | torch.Tensor) -> torch.Tensor:
+        """``w̄ + ψ (ws − w̄)`` for ``ws [N, num_ws, w_dim]``."""
         ...
 
     def styles(self, ws: torch.Tensor) -> list[torch.Tensor]:
@@ -115,7 +167,8 @@ class Generator(Protocol):
     def make_noise(
         self, batch: int, mode: NoiseMode = "random", generator: torch.Generator | None = None
     ) -> list[torch.Tensor | None]:
-        """Per conv layer noise inputs ``[N, 1, h, w]`` (unscaled) for :meth:`synthesize`."""
+        """Per conv control point a noise input ``[N, 1, h, w]`` (unscaled) for :meth:`synthesize`; a
+        family without noise returns one None per conv control point."""
         ...
 
     def synthesize(
@@ -127,5 +180,33 @@ class Generator(Protocol):
         noise: Sequence[torch.Tensor | None] | None = None,
         precision: Precision = "fp32",
     ) -> SynthesisOutput:
-        """Styles (one per control point) -> image."""
+        """Styles (one per control point) -> image ``[N, img_channels, R, R]``."""
         ...
+
+
+#: Fast tangent pass: ``(ws [1, num_ws, w_dim], dws [T, num_ws, w_dim]) -> (image [1, C, R, R], [T, C, R, R])``.
+TangentPass = Callable[[torch.Tensor, torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
+
+
+def tangent_pass(G: Generator) -> TangentPass | None:
+    """The family's own forward-mode pass ``G.synthesize_jvp`` with constant noise, or None when the family
+    has none (then :mod:`regiongan.jacobian` differentiates :meth:`Generator.synthesize` generically)."""
+    fn = getattr(G, "synthesize_jvp", None)
+    if fn is None:
+        return None
+    return lambda ws, dws: fn(ws, dws, noise_mode="const")
+
+
+def check_generator(G: object) -> Generator:
+    """``G`` if it implements :class:`Generator`, else a TypeError naming what is missing."""
+    if isinstance(G, Generator):
+        return G
+    missing = [
+        name for name in ("model_type", "z_dim", "w_dim", "num_ws", "img_resolution", "map", "latent_mean",
+                          "truncate", "styles", "control_points", "make_noise", "synthesize", "device")
+        if not hasattr(G, name)
+    ]  # fmt: skip
+    raise TypeError(
+        f"expected a regiongan generator (load one with regiongan.load_model), got {type(G).__name__}"
+        + (f" without {missing}" if missing else "")
+    )

@@ -3,7 +3,7 @@
 The architecture and parameter names follow NVlabs' stylegan2-ada-pytorch ``training/networks.py``
 exactly (mapping with optional class embedding and ``w_avg``, truncation with cutoff, skip / resnet / orig
 synthesis, ``conv_clamp``, const / random / no noise), so that real checkpoints load by name and reproduce
-their outputs. On top of that every style may be spatial (METHODS.md §1):
+their outputs. On top of that every style may be spatial (docs/itan.md):
 
     y = D ⊙ conv(W, x ⊙ S)        S: style map at the input resolution, D: demodulation map at the output
 
@@ -26,10 +26,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..ops.activations import LRELU_SLOPE, bias_act
-from ..layers import Conv2dLayer, FullyConnectedLayer, resample_conv2d
+from ..equalized import Conv2dLayer, FullyConnectedLayer, resample_conv2d
 from ..ops.filters import make_filter, upsample2d
 from ..ops.masks import resize_mask
 from .base import BlendedStyle, ControlPoint, NoiseMode, Precision, Style, SynthesisOutput
+from .registry import register_family
 
 __all__ = ["StyleGAN2", "MappingNetwork", "SynthesisNetwork", "Implementation"]
 
@@ -419,14 +420,13 @@ class SynthesisNetwork(nn.Module):
         return [(res, getattr(self, f"b{res}")) for res in self.block_resolutions]
 
 
+@register_family("stylegan2")
 class StyleGAN2(nn.Module):
     """StyleGAN2 generator implementing :class:`regiongan.generators.base.Generator`.
 
     Constructor arguments are the config (saved as ``config.json``). Parameter names match NVlabs'
     ``Generator`` state dict (``mapping.fc0.weight``, ``synthesis.b8.conv0.affine.weight`` …).
     """
-
-    model_type = "stylegan2"
 
     def __init__(
         self,
@@ -487,6 +487,15 @@ class StyleGAN2(nn.Module):
         if truncation_cutoff is not None and not 0 <= truncation_cutoff <= self.num_ws:
             raise ValueError(f"truncation_cutoff must be in [0, {self.num_ws}], got {truncation_cutoff}")
         return self.mapping(z, c if self.c_dim > 0 else None, truncation_psi, truncation_cutoff)
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights live."""
+        return self.mapping.w_avg.device
+
+    def latent_mean(self) -> torch.Tensor:
+        """``w̄ [w_dim]``, the running mean of w tracked during training."""
+        return self.mapping.w_avg
 
     def truncate(self, ws: torch.Tensor, psi: float | torch.Tensor) -> torch.Tensor:
         """``w̄ + ψ (w − w̄)`` for ``ws [N, num_ws, w_dim]``; ψ a number or a tensor broadcastable to ws."""

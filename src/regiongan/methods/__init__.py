@@ -1,1 +1,10 @@
-"""Region methods. Each plugs into the Generator interface and the Region type; none reaches into model internals."""
+"""Region methods, one package each; importing this package registers all their operations.
+
+Each method plugs into the :class:`~regiongan.generators.base.Generator` protocol, the region types and
+the method registry (:mod:`regiongan.registry`); none reaches into a model's internals. Shared input
+handling is in :mod:`.inputs`, plain generation in :mod:`.sampling`.
+"""
+
+from . import editing_in_style, itan, resefa, sampling  # noqa: F401  (registration)
+
+__all__ = ["editing_in_style", "itan", "resefa", "sampling"]

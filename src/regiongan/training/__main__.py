@@ -1,33 +1,12 @@
-"""``python -m regiongan.training --data faces --resolution 64 --kimg 500 --run-dir runs/faces64 [--resume]``.
+"""``python -m regiongan.training ARGS`` = ``regiongan train ARGS`` (what ``torchrun -m regiongan.training`` runs)."""
 
-Data-parallel: ``torchrun --nproc_per_node=2 -m regiongan.training ...`` (gloo on CPU, nccl on CUDA).
-"""
-
-from __future__ import annotations
-
-import argparse
 import sys
 
-from .config import TrainConfig, add_train_arguments
-from .loop import train
-from .snapshot import SnapshotError
+from ..cli import run_command
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m regiongan.training",
-        description="Train a StyleGAN2 generator (and discriminator) on a procedural world or an image folder.",
-    )
-    add_train_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        cfg = TrainConfig.from_args(args)
-        run_dir = train(cfg)
-    except (ValueError, SnapshotError, FileNotFoundError, NotADirectoryError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(run_dir)
-    return 0
+    return run_command("train", argv)
 
 
 if __name__ == "__main__":

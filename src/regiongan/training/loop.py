@@ -32,7 +32,8 @@ from tqdm import tqdm
 from ..checkpoints import save_pretrained
 from ..discriminators import StyleGAN2Discriminator
 from ..generators.stylegan2 import StyleGAN2
-from ..images import make_grid, save_image, z_from_seeds
+from ..images import make_grid, save_image
+from ..latents import z_from_seeds
 from .augment import DiffAugment
 from .config import RUN_CONTROL_FIELDS, TrainConfig
 from .data import RealImages, open_real_images

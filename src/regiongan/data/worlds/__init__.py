@@ -16,33 +16,17 @@ class id, deterministically per ``(seed, index)``::
 ``sample(seed, i)`` always equals element ``i - start`` of ``sample_batch(seed, start, ...)``: each sample
 reads its own random stream ``np.random.default_rng([seed, i])`` and the renderer treats samples
 independently. Part, attribute and class names are documented in :mod:`.faces` and :mod:`.scenes`;
-rendering (signed distances, one-pixel coverage ramps, label-consistent compositing) in :mod:`.raster`.
+rendering (signed distances, one-pixel coverage ramps, label-consistent compositing) in :mod:`.raster`;
+the name -> world table in :mod:`.registry`.
 ``WorldDataset`` wraps a world as a ``torch.utils.data.Dataset``.
 """
 
 from __future__ import annotations
 
-from types import MappingProxyType
-
 from .base import Params, World, WorldSample
 from .dataset import WorldDataset
 from .faces import FacesWorld
+from .registry import get_world, list_worlds
 from .scenes import ScenesWorld
-
-_WORLDS = MappingProxyType({"faces": FacesWorld, "scenes": ScenesWorld})  # read-only registry
-
-
-def list_worlds() -> list[str]:
-    """Names accepted by :func:`get_world`, sorted."""
-    return sorted(_WORLDS)
-
-
-def get_world(name: str) -> World:
-    """A new world instance by name; unknown names raise a ValueError listing the available worlds."""
-    try:
-        return _WORLDS[name]()
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown world {name!r}; available worlds: {', '.join(list_worlds())}") from None
-
 
 __all__ = ["World", "WorldSample", "Params", "WorldDataset", "FacesWorld", "ScenesWorld", "get_world", "list_worlds"]

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from .base import World, check_nonnegative, check_positive
+from .registry import get_world
 
 __all__ = ["WorldDataset", "to_item"]
 
@@ -38,8 +39,6 @@ class WorldDataset(torch.utils.data.Dataset):
 
     def __init__(self, world: World | str, size: int = 64, seed: int = 0, length: int = 100_000):
         if isinstance(world, str):
-            from . import get_world  # late import: the registry lives in the package __init__
-
             world = get_world(world)
         if not isinstance(world, World):
             raise TypeError(f"world must be a World or a world name, got {type(world).__name__}")

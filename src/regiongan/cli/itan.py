@@ -1,0 +1,126 @@
+"""ITAN commands (``rg.resample``, ``rg.transfer``, ``rg.saliency``): ``regiongan resample | transfer | saliency``.
+
+Each writes OUT (the grid: the before images, then the results), one image per result, OUT_region.png and
+OUT.json (the recipe; `regiongan replay OUT.json --out X.png` reproduces the images).
+"""
+
+from __future__ import annotations
+
+import click
+
+import regiongan as rg
+
+from .common import (
+    image_out_option,
+    layers_option,
+    load_generator,
+    model_option,
+    options,
+    overwrite_option,
+    parser_option,
+    region_option,
+    scale_option,
+    seed_option,
+    truncation_option,
+)
+from .output import ImageOutputs, describe
+
+EPILOG_RESAMPLE = """\b
+Examples:
+  regiongan resample --model faces-64 --seed 3 --region part:mouth --variations 8 --layers fine --out out/resample.png
+  regiongan resample -m faces-64 -s 3 -r box:16,16,48,40 --layers 8-64 --out out/r.png
+  regiongan resample -m faces-64 -s 3 -r mask:brush.png --noise resample --feather 1.5 -o out/r.png
+Writes OUT (grid: original, then the variations), OUT_00.png … (one per variation), OUT_region.png and
+OUT.json (the recipe; `regiongan replay OUT.json --out again.png` reproduces it).
+Layers: all | coarse | middle | fine | LO-HI (resolutions, e.g. 8-64) | names (b32.conv0,b32.torgb).
+"""
+
+EPILOG_TRANSFER = """\b
+Examples:
+  regiongan transfer --model faces-64 --target 3 --reference 11 --region part:eyes --layers fine --out out/t.png
+  regiongan transfer -m faces-64 --target 3 --reference 11 -r box:16,36,48,56 --layers coarse -o out/t.png
+Writes OUT (grid: target, reference, result), OUT_00.png (the result), OUT_region.png and OUT.json.
+fine = colour/texture, coarse = shape/pose, all = everything (see docs/itan.md for the resolutions).
+"""
+
+EPILOG_SALIENCY = """\b
+Examples:
+  regiongan saliency --model faces-64 --seed 3 --region part:mouth --psi 1.5 --background-psi 0.7 --out out/s.png
+Region: w = w̄ + ψ (w − w̄) with ψ = --psi; outside with ψ = --background-psi. ψ > 1 stands out, ψ < 1 blends in.
+Writes OUT (grid: original, result), OUT_00.png, OUT_region.png and OUT.json.
+"""
+
+_blend_options = options(
+    layers_option(help="Blended layers: all|coarse|middle|fine|LO-HI (resolutions)|names."),
+    click.option("--feather", default=0.0, show_default=True, type=float, help="Gaussian edge softening (pixels)."),
+    truncation_option(),
+    parser_option,
+    image_out_option(),
+    scale_option,
+    overwrite_option,
+)
+
+
+def _plain(G, seeds: list[int], truncation_psi: float):
+    """The unedited images of ``seeds`` ``[N, 3, R, R]``, shown before the results in the grid."""
+    return rg.generate(G, seeds, truncation_psi=truncation_psi).images
+
+
+@click.command(epilog=EPILOG_RESAMPLE)
+@model_option()
+@seed_option("Seed of the image to vary.")
+@region_option
+@click.option("--variations", default=8, show_default=True, type=click.IntRange(min=1), help="Number of variations (limit: variations).")
+@click.option("--variation-seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the new codes (and noise).")
+@click.option("--noise", default="const", show_default=True, type=click.Choice(["const", "resample"]), help="Keep the constant noise, or fresh noise inside the region.")
+@_blend_options
+def resample(
+    model, seed, region, variations, variation_seed, noise, layers, feather, truncation_psi, parser, out, scale, overwrite
+) -> None:
+    """Local resample (ITAN): keep the image outside REGION, draw new content inside it."""
+    outputs = ImageOutputs(out, variations, overwrite, region=True)
+    G = load_generator(model, operation="resample")
+    result = rg.resample(
+        G, seed, region, variations=variations, variation_seed=variation_seed, layers=layers, feather=feather,
+        noise=noise, truncation_psi=truncation_psi, parser=parser,
+    )  # fmt: skip
+    before = _plain(G, [seed], truncation_psi)
+    click.echo(f"wrote {describe(outputs.save(result, scale=scale, before=before))} (original + {variations} variations)")
+
+
+@click.command(epilog=EPILOG_TRANSFER)
+@model_option()
+@click.option("--target", required=True, type=click.IntRange(min=0), help="Seed of the image to edit.")
+@click.option("--reference", required=True, type=click.IntRange(min=0), help="Seed of the image to take the region's look from.")
+@region_option
+@_blend_options
+def transfer(model, target, reference, region, layers, feather, truncation_psi, parser, out, scale, overwrite) -> None:
+    """Local attribute transfer (ITAN): the reference's look inside REGION, the target elsewhere."""
+    outputs = ImageOutputs(out, 1, overwrite, region=True)
+    G = load_generator(model, operation="transfer")
+    result = rg.transfer(
+        G, target, reference, region, layers=layers, feather=feather, truncation_psi=truncation_psi, parser=parser
+    )
+    before = _plain(G, [target, reference], truncation_psi)
+    click.echo(f"wrote {describe(outputs.save(result, scale=scale, before=before))} (target, reference, result)")
+
+
+@click.command(epilog=EPILOG_SALIENCY)
+@model_option()
+@seed_option("Seed of the image.")
+@region_option
+@click.option("--psi", "region_psi", required=True, type=float, help="ψ inside the region (> 0; > 1 stands out).")
+@click.option("--background-psi", default=1.0, show_default=True, type=float, help="ψ outside the region (> 0).")
+@_blend_options
+def saliency(
+    model, seed, region, region_psi, background_psi, layers, feather, truncation_psi, parser, out, scale, overwrite
+) -> None:
+    """Saliency control (ITAN): per-region truncation, ψ inside REGION and outside it."""
+    outputs = ImageOutputs(out, 1, overwrite, region=True)
+    G = load_generator(model, operation="saliency")
+    result = rg.saliency(
+        G, seed, region, region_psi, background_psi=background_psi, layers=layers, feather=feather,
+        truncation_psi=truncation_psi, parser=parser,
+    )  # fmt: skip
+    before = _plain(G, [seed], truncation_psi)
+    click.echo(f"wrote {describe(outputs.save(result, scale=scale, before=before))} (original, result)")

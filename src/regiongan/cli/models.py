@@ -1,0 +1,85 @@
+"""Model commands: ``regiongan info``, ``regiongan convert`` and ``regiongan regions`` (the region syntax)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import torch
+
+import regiongan as rg
+
+from ..checkpoints import detect_format, save_pretrained, shipped_model_dir
+from ..checkpoints.files import CONFIG_FILE, WEIGHTS_FILE
+from ..regions import REGION_SYNTAX_HELP
+from .common import overwrite_option
+from .output import OutputPlan, describe
+
+
+@click.command()
+@click.argument("model")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def info(model, as_json) -> None:
+    """Print a model's architecture and its control points (where styles enter)."""
+    G = rg.load_model(model)
+    path = Path(model) if Path(model).exists() else shipped_model_dir(model)
+    n_params = sum(p.numel() for p in G.parameters())
+    points = G.control_points()
+    data = {
+        "model": model,
+        "format": detect_format(path),
+        "model_type": G.model_type,
+        "parameters": n_params,
+        "config": G.config,
+        "num_ws": G.num_ws,
+        "companions": getattr(G, "companions", {}),
+        "control_points": [p.__dict__ for p in points],
+    }
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"{model}  [{data['format']} -> {G.model_type}, {n_params / 1e6:.2f} M parameters]")
+    for k, v in G.config.items():
+        click.echo(f"  {k:24s} {v}")
+    for k, v in data["companions"].items():
+        click.echo(f"  companion {k:14s} {v}")
+    click.echo(f"\n  {len(points)} control points (num_ws = {G.num_ws}):")
+    click.echo(f"  {'name':12s} {'kind':6s} {'res':>5s} {'in_res':>6s} {'C_in':>5s} {'C_out':>5s} {'w':>3s}")
+    for p in points:
+        click.echo(
+            f"  {p.name:12s} {p.kind:6s} {p.resolution:5d} {p.in_resolution:6d} {p.channels:5d} {p.out_channels:5d} {p.w_index:3d}"
+        )
+
+
+@click.command()
+@click.argument("source")
+@click.argument("dest")
+@click.option("--dtype", default="float32", show_default=True, type=click.Choice(["float32", "float16"]))
+@click.option("--network", default="G_ema", show_default=True, help="For NVIDIA pickles: G_ema or G.")
+@overwrite_option
+def convert(source, dest, dtype, network, overwrite) -> None:
+    """Convert any supported checkpoint to a regiongan directory (config.json + model.safetensors).
+
+    \b
+    Example:
+      regiongan convert network-snapshot-005000.pkl models/ffhq256
+    Other files in DEST (a model card) are kept; --overwrite replaces only the two model files.
+    """
+    folder = Path(dest)
+    plan = OutputPlan(overwrite, inputs=[source])
+    files = plan.add(folder / CONFIG_FILE, folder / WEIGHTS_FILE)
+    plan.check()
+    G = rg.load_model(source, network=network)
+
+    def write(directory: Path) -> None:
+        save_pretrained(G, directory, dtype=getattr(torch, dtype), overwrite=True, extra={"converted_from": str(source)})
+
+    plan.write_group(files, write)
+    click.echo(f"wrote {describe(plan.commit())}")
+
+
+@click.command("regions")
+def regions_help() -> None:
+    """Explain the region syntax accepted by --region options."""
+    click.echo(REGION_SYNTAX_HELP)

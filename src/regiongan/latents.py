@@ -1,0 +1,181 @@
+"""Latent codes: seeds -> z, the latent spaces (z, w, w+), truncation, and codes -> ws.
+
+One vocabulary for every method (docs/vocabulary.md):
+
+* a **seed** names a z exactly as NVlabs' ``generate.py`` does (``RandomState(seed).randn(z_dim)``), so
+  seed 42 is the same image here and in the official tools;
+* a **code** is what a method edits: an int seed, a list of seeds, or a tensor in ``space`` —
+  ``"z"`` ``[N, z_dim]``, ``"w"`` ``[N, w_dim]`` or ``"w+"`` ``[N, num_ws, w_dim]``;
+* **truncation_psi** pulls every code towards the model's mean ``w̄``: ``w̄ + ψ (w − w̄)`` (for z codes
+  through the mapping, exactly as plain generation).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, Sequence, Union
+
+import numpy as np
+import torch
+
+from .limits import check_count
+
+__all__ = [
+    "Space",
+    "SPACES",
+    "Code",
+    "MAX_SEED",
+    "parse_seeds",
+    "z_from_seeds",
+    "check_truncation_psi",
+    "code_tensor",
+    "code_record",
+    "codes_to_ws",
+    "class_vector",
+]
+
+Space = Literal["z", "w", "w+"]
+SPACES: tuple[str, ...] = ("z", "w", "w+")
+#: An int seed, a list of seeds, ``{"seed": s}`` / ``{"seeds": [...]}`` (the recipe forms) or a tensor.
+Code = Union[int, Sequence[int], dict, torch.Tensor]
+#: Seeds are numpy RandomState seeds: 0 <= seed < 2**32.
+MAX_SEED = 2**32 - 1
+
+
+def _is_seed(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= int(v) <= MAX_SEED
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """``"0-3,10,12-13"`` -> ``[0, 1, 2, 3, 10, 12, 13]`` (at most ``limits.limit("images")`` seeds)."""
+    ranges: list[tuple[int, int]] = []
+    for part in str(spec).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            a, b = (int(t) for t in part.split("-", 1)) if "-" in part else (int(part), int(part))
+        except ValueError:
+            a, b = 1, 0
+        if b < a or a < 0 or b > MAX_SEED:
+            raise ValueError(
+                f"bad seed list {spec!r}: use seeds in 0..{MAX_SEED} and ranges like '0-15' or '1,5,9-12'"
+            )
+        ranges.append((a, b))
+    if not ranges:
+        raise ValueError(f"bad seed list {spec!r}: need at least one seed, e.g. '0-15' or '1,5,9-12'")
+    check_count(sum(b - a + 1 for a, b in ranges), "images", f"the number of seeds in {spec!r}")
+    return [s for a, b in ranges for s in range(a, b + 1)]
+
+
+def z_from_seeds(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
+    """Seeds -> ``z [N, z_dim]``, the same convention as NVlabs' generate.py (``RandomState(seed).randn``),
+    so a seed names the same latent here and in the official tools."""
+    check_count(len(seeds), "images", "the number of seeds")
+    bad = [s for s in seeds if not _is_seed(s)]
+    if bad:
+        raise ValueError(f"seeds must be ints in 0..{MAX_SEED}, got {bad[:3]}")
+    return torch.from_numpy(np.stack([np.random.RandomState(int(s)).randn(z_dim) for s in seeds])).float()
+
+
+def check_truncation_psi(psi: Any, what: str = "truncation_psi") -> float:
+    """ψ as a float, or a ValueError: it must be a finite number > 0."""
+    try:
+        value = float(psi)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a number, got {psi!r}") from None
+    if isinstance(psi, bool) or not math.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"{what} must be a finite number > 0, got {psi!r}: ψ = 1 keeps the code, ψ < 1 pulls it towards the "
+            "average w̄ (blends in), ψ > 1 pushes it away (stands out); ψ ≤ 0 collapses or mirrors the code"
+        )
+    return value
+
+
+def code_tensor(G, value: Code, space: Space = "z", what: str = "code") -> torch.Tensor:
+    """A code in any accepted form -> a tensor in ``space``: seeds give z ``[N, z_dim]`` (so they need
+    ``space="z"``); tensors are returned as they are (checked by :func:`codes_to_ws`)."""
+    if isinstance(value, torch.Tensor):
+        return value
+    seeds: list[int] | None = None
+    if _is_seed(value):
+        seeds = [int(value)]  # type: ignore[arg-type]
+    elif isinstance(value, dict) and set(value) == {"seed"} and _is_seed(value["seed"]):
+        seeds = [int(value["seed"])]
+    elif isinstance(value, dict) and set(value) == {"seeds"} and isinstance(value["seeds"], list):
+        seeds = value["seeds"] if value["seeds"] and all(map(_is_seed, value["seeds"])) else None
+    elif isinstance(value, (list, tuple)) and value and all(map(_is_seed, value)):
+        seeds = [int(v) for v in value]
+    if seeds is None:
+        raise ValueError(
+            f"{what} must be a seed (int in 0..{MAX_SEED}), a list of seeds, or a tensor in space {space!r}, "
+            f"got {value!r}"
+        )
+    if space != "z":
+        raise ValueError(f"{what}: seeds name z codes; pass space='z' (the default) or give a {space} tensor")
+    return z_from_seeds(seeds, G.z_dim)
+
+
+def code_record(value: Code) -> Any:
+    """How a recipe stores a code: ``{"seed": s}`` / ``{"seeds": [...]}`` for seeds, the tensor otherwise."""
+    if isinstance(value, torch.Tensor):
+        return value
+    if _is_seed(value):
+        return {"seed": int(value)}  # type: ignore[arg-type]
+    if isinstance(value, (list, tuple)):
+        return {"seeds": [int(v) for v in value]}
+    return value
+
+
+def class_vector(G, c: int | torch.Tensor | None, n: int) -> torch.Tensor | None:
+    """The class condition of ``n`` z codes: ``c [n, c_dim]`` on the model's device, or None for an
+    unconditional model. ``c``: a class index (one-hot), or a tensor ``[n|1, c_dim]`` (one-hot or soft)."""
+    c_dim = getattr(G, "c_dim", 0)
+    if c_dim == 0:
+        if c is not None:
+            raise ValueError("this model is unconditional (no classes): leave the class (c) out")
+        return None
+    if c is None:
+        raise ValueError(f"this model is class-conditional with {c_dim} classes: give a class c in 0..{c_dim - 1}")
+    if isinstance(c, torch.Tensor):
+        if c.ndim != 2 or c.shape[1] != c_dim or c.shape[0] not in (1, n):
+            raise ValueError(f"c must be [{n} or 1, {c_dim}] (one row per code), got {tuple(c.shape)}")
+        if not bool(torch.isfinite(c).all()):
+            raise ValueError("c contains NaN or inf values")
+        return c.to(device=G.device, dtype=torch.float32).expand(n, -1)
+    if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= int(c) < c_dim:
+        raise ValueError(f"the class c must be an int in 0..{c_dim - 1} or a [N, {c_dim}] tensor, got {c!r}")
+    return torch.nn.functional.one_hot(torch.full([n], int(c)), c_dim).float().to(G.device)
+
+
+def codes_to_ws(
+    G, code: torch.Tensor, space: Space = "z", c: int | torch.Tensor | None = None, truncation_psi: float = 1.0,
+    what: str = "code",
+) -> torch.Tensor:
+    """One code -> ``ws [N, num_ws, w_dim]`` on the model's device.
+
+    ``"z"``: ``[N, z_dim]`` through the mapping (with the class ``c``, see :func:`class_vector`, and the
+    truncation, exactly as plain generation); ``"w"``: ``[N, w_dim]`` repeated over the layers; ``"w+"``: ``[N, num_ws, w_dim]``.
+    For w / w+ a ``truncation_psi`` ≠ 1 applies ``G.truncate`` (``w̄ + ψ (w − w̄)``).
+    """
+    if space not in SPACES:
+        raise ValueError(f"space must be one of {SPACES}, got {space!r}")
+    if not isinstance(code, torch.Tensor):
+        raise TypeError(f"{what} must be a torch.Tensor, got {type(code).__name__}")
+    check_truncation_psi(truncation_psi, "truncation_psi")
+    expected = {"z": f"[N, {G.z_dim}]", "w": f"[N, {G.w_dim}]", "w+": f"[N, {G.num_ws}, {G.w_dim}]"}[space]
+    shape_ok = {
+        "z": code.ndim == 2 and code.shape[1] == G.z_dim,
+        "w": code.ndim == 2 and code.shape[1] == G.w_dim,
+        "w+": code.ndim == 3 and tuple(code.shape[1:]) == (G.num_ws, G.w_dim),
+    }[space]
+    if not shape_ok:
+        hint = " (one code: add a batch dimension, e.g. z[None])" if code.ndim == (1 if space != "w+" else 2) else ""
+        raise ValueError(f"{what} in space {space!r} must be {expected}, got {tuple(code.shape)}{hint}")
+    if not bool(torch.isfinite(code).all()):
+        raise ValueError(f"{what} contains NaN or inf values")
+    code = code.to(device=G.device, dtype=torch.float32)
+    if space == "z":
+        return G.map(code, class_vector(G, c, code.shape[0]), truncation_psi)
+    ws = code.unsqueeze(1).repeat(1, G.num_ws, 1) if space == "w" else code
+    return G.truncate(ws, truncation_psi) if truncation_psi != 1 else ws
