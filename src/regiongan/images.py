@@ -11,6 +11,7 @@ import warnings
 from PIL import Image, UnidentifiedImageError
 
 from .limits import LimitError, env_name, limit
+from .validate import scale as check_scale
 
 __all__ = ["to_uint8", "to_pil", "make_grid", "save_image", "open_image"]
 
@@ -32,11 +33,13 @@ def to_pil(image: torch.Tensor) -> Image.Image:
 
 
 def make_grid(images: torch.Tensor | np.ndarray, ncols: int | None = None, pad: int = 2, scale: int = 1) -> Image.Image:
-    """``[N, C, H, W]`` tensor in [-1, 1] or ``uint8 [N, H, W, C]`` -> one grid image (white padding)."""
+    """``[N, C, H, W]`` tensor in [-1, 1] or ``uint8 [N, H, W, C]`` -> one grid image (white padding).
+    The upscaled grid must stay within ``limits.limit("preview_size")`` per side (checked before drawing)."""
     arr = to_uint8(images) if isinstance(images, torch.Tensor) else np.asarray(images)
     n, h, w, c = arr.shape
     ncols = ncols or int(math.ceil(math.sqrt(n)))
     nrows = int(math.ceil(n / ncols))
+    check_scale(scale, max(nrows * (h + pad) + pad, ncols * (w + pad) + pad), "the grid's scale")
     grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), 255, dtype=np.uint8)
     for i in range(n):
         r, col = divmod(i, ncols)

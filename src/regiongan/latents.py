@@ -12,25 +12,29 @@ One vocabulary for every method (docs/vocabulary.md):
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal, Sequence, Union
 
 import numpy as np
 import torch
 
 from .limits import check_count
+from .validate import MAX_SEED, finite, integer
 
 __all__ = [
     "Space",
     "SPACES",
     "Code",
     "MAX_SEED",
+    "MAX_PSI",
+    "MAX_CODE",
     "parse_seeds",
     "z_from_seeds",
     "check_truncation_psi",
+    "check_truncation_cutoff",
     "code_tensor",
     "code_record",
     "codes_to_ws",
+    "check_code",
     "class_vector",
 ]
 
@@ -38,8 +42,14 @@ Space = Literal["z", "w", "w+"]
 SPACES: tuple[str, ...] = ("z", "w", "w+")
 #: An int seed, a list of seeds, ``{"seed": s}`` / ``{"seeds": [...]}`` (the recipe forms) or a tensor.
 Code = Union[int, Sequence[int], dict, torch.Tensor]
-#: Seeds are numpy RandomState seeds: 0 <= seed < 2**32.
-MAX_SEED = 2**32 - 1
+#: The largest truncation ψ. ψ = 100 puts a code 100× as far from w̄ as the model samples it; faces-64's
+#: images are saturated there (their pixel std changes by under 4 % from ψ = 100 to ψ = 10⁸), so a larger ψ
+#: shows nothing new, and from about 10³⁸ w overflows float32 and the images come out black.
+MAX_PSI = 100.0
+#: The largest |entry| of a code tensor. z is N(0, I) (|z_i| < 6 in practice) and a faces-64 w stays within
+#: ±10 (±300 even at ψ = 100); 10⁴ leaves room for any inversion, while codes near 10³⁸ overflow float32 in
+#: the mapping or the affine layers and give black images.
+MAX_CODE = 1e4
 
 
 def _is_seed(v: Any) -> bool:
@@ -79,17 +89,23 @@ def z_from_seeds(seeds: Sequence[int], z_dim: int) -> torch.Tensor:
 
 
 def check_truncation_psi(psi: Any, what: str = "truncation_psi") -> float:
-    """ψ as a float, or a ValueError: it must be a finite number > 0."""
+    """ψ as a float, or a ValueError: it must be a finite number in ``(0, MAX_PSI]`` (the one rule for every
+    ψ: a method's truncation, saliency's per-region ψ, a command's ``--truncation``)."""
     try:
-        value = float(psi)
-    except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {psi!r}") from None
-    if isinstance(psi, bool) or not math.isfinite(value) or value <= 0:
+        return finite(psi, what, 0, MAX_PSI, lo_open=True)
+    except ValueError:
         raise ValueError(
-            f"{what} must be a finite number > 0, got {psi!r}: ψ = 1 keeps the code, ψ < 1 pulls it towards the "
-            "average w̄ (blends in), ψ > 1 pushes it away (stands out); ψ ≤ 0 collapses or mirrors the code"
-        )
-    return value
+            f"{what} must be a finite number > 0 and <= {MAX_PSI:g}, got {psi!r}: ψ = 1 keeps the code, ψ < 1 pulls "
+            "it towards the average w̄ (blends in), ψ > 1 pushes it away (stands out)"
+        ) from None
+
+
+def check_truncation_cutoff(G, cutoff: Any) -> int | None:
+    """A truncation cutoff (truncate only the first ``cutoff`` ws) as an int in ``0 .. G.num_ws``, or None
+    (truncate every w)."""
+    if cutoff is None:
+        return None
+    return integer(cutoff, "truncation_cutoff (the number of ws truncated)", 0, G.num_ws)
 
 
 def code_tensor(G, value: Code, space: Space = "z", what: str = "code") -> torch.Tensor:
@@ -158,11 +174,21 @@ def codes_to_ws(
     truncation, exactly as plain generation); ``"w"``: ``[N, w_dim]`` repeated over the layers; ``"w+"``: ``[N, num_ws, w_dim]``.
     For w / w+ a ``truncation_psi`` ≠ 1 applies ``G.truncate`` (``w̄ + ψ (w − w̄)``).
     """
+    check_truncation_psi(truncation_psi, "truncation_psi")
+    code = check_code(G, code, space, what).to(device=G.device, dtype=torch.float32)
+    if space == "z":
+        return G.map(code, class_vector(G, c, code.shape[0]), truncation_psi)
+    ws = code.unsqueeze(1).repeat(1, G.num_ws, 1) if space == "w" else code
+    return G.truncate(ws, truncation_psi) if truncation_psi != 1 else ws
+
+
+def check_code(G, code: torch.Tensor, space: Space = "z", what: str = "code") -> torch.Tensor:
+    """``code`` if it is a tensor of ``space``'s shape for ``G`` (see :func:`codes_to_ws`) holding finite
+    values within ``±MAX_CODE``, else a ValueError (TypeError for a non-tensor)."""
     if space not in SPACES:
         raise ValueError(f"space must be one of {SPACES}, got {space!r}")
     if not isinstance(code, torch.Tensor):
         raise TypeError(f"{what} must be a torch.Tensor, got {type(code).__name__}")
-    check_truncation_psi(truncation_psi, "truncation_psi")
     expected = {"z": f"[N, {G.z_dim}]", "w": f"[N, {G.w_dim}]", "w+": f"[N, {G.num_ws}, {G.w_dim}]"}[space]
     shape_ok = {
         "z": code.ndim == 2 and code.shape[1] == G.z_dim,
@@ -174,8 +200,9 @@ def codes_to_ws(
         raise ValueError(f"{what} in space {space!r} must be {expected}, got {tuple(code.shape)}{hint}")
     if not bool(torch.isfinite(code).all()):
         raise ValueError(f"{what} contains NaN or inf values")
-    code = code.to(device=G.device, dtype=torch.float32)
-    if space == "z":
-        return G.map(code, class_vector(G, c, code.shape[0]), truncation_psi)
-    ws = code.unsqueeze(1).repeat(1, G.num_ws, 1) if space == "w" else code
-    return G.truncate(ws, truncation_psi) if truncation_psi != 1 else ws
+    if code.numel() and float(code.abs().max()) > MAX_CODE:
+        raise ValueError(
+            f"{what} has entries up to {float(code.abs().max()):.3g}; codes must lie within ±{MAX_CODE:g} (z is N(0, I), "
+            "w of a trained model within about ±10): was it scaled by mistake?"
+        )
+    return code

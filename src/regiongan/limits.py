@@ -35,7 +35,7 @@ LIMITS: dict[str, Limit] = {
         Limit("model_parameters", 1_000_000_000, "parameters of a model declared by a checkpoint's config (4 GB in fp32; 1024² StyleGAN2 has 30 M, BigGAN-deep 512 has 56 M)"),
         Limit("model_activation_pixels", 1 << 30, "output pixels × channels of one layer of a declared model (img_resolution² × width)"),
         Limit("checkpoint_bytes", 8 << 30, "size of a checkpoint file read from disk"),
-        Limit("pickle_objects", 5_000_000, "objects a pickle or JSON file may build while it is read"),
+        Limit("pickle_objects", 2_000_000, "objects a pickle may build while it is read, and bytes of a JSON file or safetensors header"),
         Limit("image_pixels", 64_000_000, "pixels of a mask, label map or image file read from disk (8000 × 8000)"),
         Limit("images", 10_000, "images one command or call generates (seeds, codes × strengths)"),
         Limit("variations", 256, "variations of one ITAN resample"),

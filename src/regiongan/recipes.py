@@ -11,7 +11,8 @@ the same arguments, so on the same machine (same torch build and thread count) i
       "model": "faces-64",
       "model_fingerprint": "sha256:…",      # of the weights; replay warns if the model changed
       "params": {"code": 3, "region": "box:16,16,48,40", "variations": 8, "layers": {"$tuple": [8, 64]}},
-      "tensors": "resample.safetensors",      # sidecar, only when some parameter is a tensor
+      "tensors": "resample.safetensors",      # sidecar, only when some parameter is a tensor …
+      "tensors_sha256": "…",                  # … and its digest: a sidecar from another save is refused
       "outputs": ["resample_00.png", …]       # informational: the images written next to the recipe
     }
 
@@ -26,6 +27,7 @@ methods and runs a recipe.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import warnings
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import save as safetensors_bytes
 
 from . import __version__
 from .identity import model_fingerprint
@@ -54,7 +57,8 @@ __all__ = [
 
 RECIPE_VERSION = 2
 _TOP_LEVEL = {
-    "recipe_version", "regiongan_version", "method", "model", "model_fingerprint", "params", "tensors", "outputs",
+    "recipe_version", "regiongan_version", "method", "model", "model_fingerprint", "params", "tensors", "tensors_sha256",
+    "outputs",
 }  # fmt: skip
 _REQUIRED = ("recipe_version", "method", "model", "params")
 
@@ -107,32 +111,59 @@ def _encode(value: Any, key: str, tensors: dict[str, torch.Tensor]) -> Any:
     )
 
 
-def _decode(value: Any, tensors: dict[str, torch.Tensor], where: str) -> Any:
+#: How deeply a recipe's parameter values may nest (lists in dicts in lists …); real recipes use 3 or 4.
+_MAX_DEPTH = 32
+#: The keys each value form may have besides its mark.
+_FORM_KEYS = {"$tuple": set(), "$tensor": set(), "$region": set(), "$regionset": {"names"}, "$generator": set()}
+
+
+def _decode(value: Any, tensors: dict[str, torch.Tensor], where: str, depth: int = 0) -> Any:
+    """A parameter value as stored (JSON + sidecar tensors) -> the Python value, or a one-line RecipeError
+    naming where in ``params`` the value is malformed. Values are checked further by the operation itself."""
+    if depth > _MAX_DEPTH:
+        raise RecipeError(f"{where}: values nested deeper than {_MAX_DEPTH} levels; this is not a recipe regiongan wrote")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise RecipeError(f"{where}: {value} is not a number a recipe may hold (JSON has no NaN / Infinity); give a finite number")
     if isinstance(value, list):
-        return [_decode(v, tensors, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_decode(v, tensors, f"{where}[{i}]", depth + 1) for i, v in enumerate(value)]
     if not isinstance(value, dict):
         return value
     marks = [k for k in value if k.startswith("$")]
     if not marks:
-        return {k: _decode(v, tensors, f"{where}.{k}") for k, v in value.items()}
+        return {k: _decode(v, tensors, f"{where}.{k}", depth + 1) for k, v in value.items()}
     kind = marks[0]
+    if kind not in _FORM_KEYS:
+        raise RecipeError(f"{where}: unknown value form {kind!r}; known: {sorted(_FORM_KEYS)}")
+    extra = sorted(set(value) - {kind} - _FORM_KEYS[kind])
+    if extra:
+        raise RecipeError(f"{where}: a {{{kind!r}: …}} value has unexpected key(s) {extra}")
     if kind == "$tuple":
-        return tuple(_decode(v, tensors, f"{where}[{i}]") for i, v in enumerate(value[kind]))
-    if kind not in ("$tensor", "$region", "$regionset", "$generator"):
-        raise RecipeError(f"{where}: unknown value form {kind!r}")
+        if not isinstance(value[kind], list):
+            raise RecipeError(f"{where}: {{'$tuple': …}} must hold a list, got {value[kind]!r:.60}")
+        return tuple(_decode(v, tensors, f"{where}[{i}]", depth + 1) for i, v in enumerate(value[kind]))
     key = value[kind]
+    if not isinstance(key, str):
+        raise RecipeError(f"{where}: {{{kind!r}: …}} must name a tensor of the sidecar file, got {key!r:.60}")
     if key not in tensors:
         raise RecipeError(f"{where}: tensor {key!r} is missing from the recipe's sidecar safetensors file")
     t = tensors[key]
     if kind == "$tensor":
         return t
-    if kind == "$region":
-        return Region(t)
-    if kind == "$regionset":
-        return RegionSet(t, names=value.get("names"))
-    g = torch.Generator()
-    g.set_state(t.to(torch.uint8))
-    return g
+    try:
+        if kind == "$region":
+            return Region(t)
+        if kind == "$regionset":
+            names = value.get("names")
+            if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+                raise RecipeError(f"'names' must be a list of region names or null, got {names!r:.60}")
+            return RegionSet(t, names=names)
+        if t.dtype != torch.uint8 or t.ndim != 1:
+            raise RecipeError(f"a generator state is a 1-D uint8 tensor, got {t.dtype} {list(t.shape)}")
+        g = torch.Generator()
+        g.set_state(t)
+        return g
+    except (ValueError, RuntimeError) as e:  # RegionError is a ValueError; set_state raises RuntimeError
+        raise RecipeError(f"{where}: {' '.join(str(e).split())}") from None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -185,9 +216,10 @@ def sidecar_path(path: str | os.PathLike) -> Path:
 
 
 def recipe_files(recipe: Recipe, path: str | os.PathLike) -> dict[str, Any]:
-    """``{file name: writer}`` of a recipe at ``path``: the JSON and, when needed, its sidecar. Validates
-    the recipe first, so a saved recipe always replays."""
-    from .checkpoints.files import json_writer, safetensors_writer
+    """``{file name: writer}`` of a recipe at ``path``: the sidecar (when needed), then the JSON, which
+    records the sidecar's sha256 — written in this order, the JSON commits the pair. Validates the recipe
+    first, so a saved recipe always replays."""
+    from .checkpoints.files import bytes_writer, json_writer
 
     path = Path(path)
     recipe.check()
@@ -204,8 +236,10 @@ def recipe_files(recipe: Recipe, path: str | os.PathLike) -> dict[str, Any]:
     }
     files: dict[str, Any] = {}
     if tensors:
+        blob = safetensors_bytes(tensors, metadata={"format": "regiongan-recipe", "recipe": path.name})
         data["tensors"] = side.name
-        files[side.name] = safetensors_writer(tensors, {"format": "regiongan-recipe", "recipe": path.name})
+        data["tensors_sha256"] = hashlib.sha256(blob).hexdigest()
+        files[side.name] = bytes_writer(blob)
     if recipe.outputs:
         data["outputs"] = list(recipe.outputs)
     files[path.name] = json_writer(data)
@@ -216,7 +250,9 @@ def save_recipe(recipe: Recipe, path: str | os.PathLike, overwrite: bool = False
     """Write ``recipe`` as JSON at ``path`` (+ the sidecar when a parameter is a tensor) and return the path.
 
     Validates that the method exists and the parameters are accepted, so a saved recipe always replays.
-    Refuses to replace existing files unless ``overwrite=True``.
+    Refuses to replace existing files unless ``overwrite=True`` (a symbolic link or a directory never).
+    Each file is written whole and moved in, the JSON last; it holds the sidecar's sha256, so a save
+    interrupted between the two files fails to load instead of pairing a JSON with another save's tensors.
     """
     from .checkpoints.files import atomic_write, check_overwrite
 
@@ -229,7 +265,7 @@ def save_recipe(recipe: Recipe, path: str | os.PathLike, overwrite: bool = False
 
 def load_recipe(path: str | os.PathLike) -> Recipe:
     """Read and validate a recipe file (and its sidecar) -> :class:`Recipe` with decoded params."""
-    from .checkpoints.files import check_version, read_json, read_safetensors
+    from .checkpoints.files import check_version, read_json
 
     path = Path(path)
     if not path.is_file():
@@ -255,21 +291,58 @@ def load_recipe(path: str | os.PathLike) -> Recipe:
     for key, kind in (("method", str), ("model", str), ("params", dict)):
         if not isinstance(data[key], kind):
             raise RecipeError(f"{path}: field {key!r} must be a {kind.__name__}, got {data[key]!r}")
-    tensors: dict[str, torch.Tensor] = {}
-    if data.get("tensors"):
-        name = data["tensors"]
-        if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
-            raise RecipeError(f"{path}: 'tensors' must be a file name next to the recipe, got {name!r}")
-        side = path.parent / name
-        if not side.is_file():
-            raise RecipeError(f"{path}: its tensors file '{side}' is missing (keep it next to the recipe)")
-        tensors, _ = read_safetensors(side, RecipeError)
+    tensors = _read_sidecar(path, data) if data.get("tensors") else {}
     params = _decode(data["params"], tensors, "params")
+    for key in ("model_fingerprint", "regiongan_version"):
+        if not isinstance(data.get(key), (str, type(None))):
+            raise RecipeError(f"{path}: field {key!r} must be a string, got {data[key]!r:.60}")
     outputs = data.get("outputs") or []
+    if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
+        raise RecipeError(f"{path}: field 'outputs' must be a list of file names, got {outputs!r:.60}")
     return Recipe(
         method=data["method"], model=data["model"], params=params, model_fingerprint=data.get("model_fingerprint"),
         outputs=list(outputs), regiongan_version=str(data.get("regiongan_version", "?")), recipe_version=version,
     )  # fmt: skip
+
+
+def _read_sidecar(path: Path, data: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The tensors of the recipe ``path``: a plain file next to it whose sha256 is the recorded one."""
+    from .checkpoints.files import read_safetensors
+
+    name, digest = data["tensors"], data.get("tensors_sha256")
+    if not isinstance(name, str) or Path(name).name != name or name in (".", ".."):
+        raise RecipeError(f"{path}: 'tensors' must be a file name next to the recipe, got {name!r}")
+    side = path.parent / name
+    if side.is_symlink() and side.resolve().parent != path.parent.resolve():
+        raise RecipeError(
+            f"{path}: its tensors file '{side}' is a link out of the recipe's folder; put the file itself next to the recipe"
+        )
+    if not side.exists():
+        raise RecipeError(f"{path}: its tensors file '{side}' is missing (keep it next to the recipe)")
+    if not side.is_file():
+        raise RecipeError(
+            f"{path}: its tensors file '{side}' is not a regular file; put the recipe's .safetensors file there"
+        )
+    if not isinstance(digest, str) or len(digest) != 64:
+        raise RecipeError(
+            f"{path}: 'tensors_sha256' must be the sha256 (64 hex digits) of its tensors file, got {digest!r}; "
+            "save the recipe again (result.recipe.save) or rerun the command that made it"
+        )
+    tensors, _ = read_safetensors(side, RecipeError)
+    if _sha256(side) != digest.lower():
+        raise RecipeError(
+            f"{path}: its tensors file '{side.name}' does not match: an interrupted save or an edited file (its "
+            "sha256 is not the recorded one); save the recipe again or rerun the command that made it"
+        )
+    return tensors
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def load_recipe_model(recipe: Recipe, recipe_path: str | os.PathLike | None = None, model: str | None = None):

@@ -109,8 +109,15 @@ def test_save_is_atomic_and_never_clobbers(tmp_path):
     with pytest.raises(FileExistsError):
         save_pretrained(tiny_stylegan2(), d)
     assert (d / "notes.txt").read_text() == "mine"
-    save_pretrained(tiny_stylegan2(), d, overwrite=True)
-    assert sorted(p.name for p in d.iterdir()) == ["config.json", "model.safetensors"]
+    # --overwrite replaces a model directory, never a folder of other files
+    with pytest.raises(FileExistsError, match="not a regiongan model directory"):
+        save_pretrained(tiny_stylegan2(), d, overwrite=True)
+    assert sorted(p.name for p in d.iterdir()) == ["notes.txt"]
+    m = tmp_path / "model"
+    save_pretrained(tiny_stylegan2(seed=1), m)
+    (m / "README.md").write_text("card")
+    save_pretrained(tiny_stylegan2(), m, overwrite=True)
+    assert sorted(p.name for p in m.iterdir()) == ["README.md", "config.json", "model.safetensors"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 

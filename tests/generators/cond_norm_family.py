@@ -19,7 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from regiongan.generators.base import ControlPoint, Style, SynthesisOutput, style_map
-from regiongan.generators.registry import register_family
+from regiongan.generators.registry import ModelCost, bind_config, register_family
 
 
 @register_family("test-cond-norm")
@@ -48,6 +48,15 @@ class CondNormGenerator(nn.Module):
                          out_channels=channels, w_index=i)
             for i, r in enumerate(self.resolutions)
         ]  # fmt: skip
+
+    @staticmethod
+    def config_cost(config: dict) -> ModelCost:
+        """State-dict elements and the largest activation, from the config alone."""
+        cfg = bind_config(CondNormGenerator, config, "test-cond-norm")
+        z, c, e, r, ch = (int(cfg[k]) for k in ("z_dim", "c_dim", "embed_dim", "img_resolution", "channels"))
+        n, w = r.bit_length() - 2, z + (e if c else 0)
+        params = c * e + ch * 16 + n * (ch * ch * 9 + ch) + 2 * n * (w * ch + ch) + 2 * n * ch + 3 * ch + 3
+        return ModelCost(params, ch * r * r, f"img_resolution {r}, channels {ch}")
 
     @property
     def device(self) -> torch.device:

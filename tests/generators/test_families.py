@@ -90,3 +90,19 @@ def test_save_load_round_trip_through_the_family_registry(G, tmp_path):
 
 def test_only_stylegan2_has_a_fast_tangent_pass(G):
     assert (tangent_pass(G) is not None) == (G.model_type == "stylegan2")
+
+
+def test_config_cost_counts_exactly_what_is_built(G):
+    """Every family declares its size from the config alone; the registry checks it before building."""
+    cost = type(G).config_cost(G.config)
+    assert cost.parameters == sum(t.numel() for t in G.state_dict().values())
+
+
+def test_a_family_without_a_cost_cannot_register():
+    from regiongan.generators.registry import register_family
+
+    with pytest.raises(TypeError, match="must define a static config_cost"):
+
+        @register_family("test-no-cost")
+        class NoCost(torch.nn.Module):
+            pass

@@ -9,16 +9,17 @@ every field checked, and our parameter names are the package's, so the state dic
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
-from ..generators.biggan import PACKAGE_DEFAULTS, check_biggan_config
+from ..generators.biggan import PACKAGE_DEFAULTS
+from ..generators.registry import check_config, short_repr
+from ..limits import LimitError
 from .errors import CheckpointError, CorruptCheckpointError
-from .files import read_json
+from .reading import check_state_tensors, first_line, read_json_file
 
 __all__ = [
     "WEIGHTS_NAME", "CONFIG_NAME", "WEIGHT_SUFFIXES", "is_biggan_checkpoint", "biggan_files", "read_biggan_config",
@@ -34,8 +35,8 @@ _MARKERS = ("layers", "channel_width")  # keys every BigGANConfig JSON has and o
 
 def _looks_like_biggan_config(path: Path) -> bool:
     try:
-        obj = json.loads(path.read_text())
-    except (OSError, ValueError):
+        obj = read_json_file(path, CorruptCheckpointError, "config.json")
+    except (OSError, ValueError):  # unreadable, too large or not JSON: not a BigGAN config (the native check reports it)
         return False
     return isinstance(obj, dict) and "format" not in obj and all(k in obj for k in _MARKERS)
 
@@ -71,17 +72,21 @@ def read_biggan_config(path: str | Path) -> dict[str, Any]:
     :class:`~regiongan.generators.biggan.BigGANDeep`, every field validated.
 
     Like the package, a missing field takes the package's default (its 128² model) and unknown fields are
-    ignored; a wrong type or range raises a one-line :class:`CheckpointError`.
+    ignored; a wrong type or range raises a one-line :class:`CheckpointError`, a model above the parameter or
+    activation budget :class:`~regiongan.limits.LimitError` — before any weight is read.
     """
     path = Path(path)
-    obj = read_json(path, CorruptCheckpointError)
+    obj = read_json_file(path, CorruptCheckpointError, "config.json")
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: a BigGAN config.json must be a JSON object, got {type(obj).__name__}")
     config = {k: obj.get(k, v) for k, v in PACKAGE_DEFAULTS.items()}
     try:
-        config["layers"] = check_biggan_config(**config)
+        check_config("biggan-deep", config)  # every field (check_biggan_config) and the budget; builds nothing
+    except LimitError as e:
+        raise LimitError(f"{path}: {e}") from None
     except ValueError as e:
-        raise CheckpointError(f"{path}: {e}") from None
+        raise CheckpointError(f"{path}: {first_line(e)}") from None
+    config["layers"] = [[bool(up), int(c_in), int(c_out)] for up, c_in, c_out in config["layers"]]
     config["eps"] = float(config["eps"])
     return config
 
@@ -94,7 +99,8 @@ def convert_biggan_state(state: Any, config: Mapping[str, Any], source: str) -> 
         raise CheckpointError(f"{source}: expected a state dict (parameter name -> tensor), got {type(state).__name__}")
     bad = [k for k, v in state.items() if not isinstance(k, str) or not isinstance(v, torch.Tensor)]
     if bad:
-        raise CheckpointError(f"{source}: not a plain state dict: {bad[:3]} are not tensors")
+        raise CheckpointError(f"{source}: not a plain state dict: {short_repr(bad[:3], 120)} are not tensors")
+    state = check_state_tensors(state, source)  # and no broadcast views larger than their data
     if "embeddings.weight" not in state or "generator.gen_z.weight_orig" not in state:
         raise CheckpointError(
             f"{source}: not a pytorch-pretrained-biggan state dict (no embeddings.weight / generator.gen_z)"

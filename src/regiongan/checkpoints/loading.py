@@ -4,13 +4,15 @@ Formats: our own directory (config.json + model.safetensors), a shipped model na
 NVIDIA network pickles (``.pkl``, restricted unpickler), rosinality ``.pt`` (weights_only),
 ``{'init_kwargs', 'state_dict'}`` dumps of an NVIDIA generator (the conformance fixtures' layout), and
 pytorch-pretrained-biggan's ``pytorch_model.bin`` + ``config.json`` (weights_only).
+
+Whatever the format, the file is checked before it is read (:mod:`.reading`: a regular file under the size
+cap), and the architecture it declares is checked against the model budget before the model is built
+(:func:`regiongan.generators.registry.check_config`). Every failure is one line.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +20,13 @@ import torch
 import torch.nn as nn
 
 from ..generators import list_families
+from ..limits import LimitError, limit
 from .biggan import biggan_files, convert_biggan_state, is_biggan_checkpoint, read_biggan_config
-from .errors import CheckpointError, CorruptCheckpointError, UnsafeCheckpointError
+from .errors import CheckpointError, CorruptCheckpointError
 from .native import is_native_checkpoint, load_pretrained, model_from_state
 from .nvidia import config_from_nvidia_kwargs
-from .nvidia_pickle import load_nvidia_generator, looks_like_nvidia_pickle  # noqa: E402
+from .nvidia_pickle import load_nvidia_generator, looks_like_nvidia_pickle
+from .reading import TORCH_ZIP_MAGIC, check_path_kind, check_state_tensors, first_line, read_json_file, torch_load
 from .rosinality import convert_rosinality_state, is_rosinality_state
 
 __all__ = ["load_model", "detect_format", "list_models", "shipped_model_dir", "FORMATS", "MODELS_DIR"]
@@ -40,9 +44,10 @@ def list_models() -> list[str]:
 
 def _is_generator(directory: Path) -> bool:
     try:
-        return json.loads((directory / "config.json").read_text()).get("model_type") in list_families()
-    except (OSError, ValueError, AttributeError):
+        meta = read_json_file(directory / "config.json", CheckpointError, "config.json")
+    except (OSError, ValueError):
         return False
+    return isinstance(meta, dict) and meta.get("model_type") in list_families()
 
 
 def shipped_model_dir(name: str) -> Path | None:
@@ -50,49 +55,32 @@ def shipped_model_dir(name: str) -> Path | None:
     return p if (p / "config.json").is_file() else None
 
 
-def _torch_load(path: Path) -> Any:
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle_errors() as e:
-        msg = str(e)
-        if "Unsupported global" in msg or "weights_only" in msg.lower():
-            raise UnsafeCheckpointError(
-                f"{path}: refusing to load: the file asks for Python objects beyond tensors and containers "
-                f"(torch says: {msg.splitlines()[0] if msg else e!r}). regiongan never runs code from a checkpoint."
-            ) from e
-        raise CorruptCheckpointError(f"{path}: cannot read this torch checkpoint; it looks truncated or corrupt ({e})") from e
-
-
-def pickle_errors() -> tuple[type[BaseException], ...]:
-    import pickle
-
-    return (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, zipfile.BadZipFile, AttributeError, OSError)
-
-
 def detect_format(path: str | Path) -> str:
     """Which of :data:`FORMATS` a path holds (without loading the weights where avoidable)."""
-    p = Path(path)
+    return _detect(Path(path))[0]
+
+
+def _detect(p: Path) -> tuple[str, Any]:
+    """``(format, the loaded torch object or None)``: a ``.pt`` must be loaded to tell its kind, and is loaded once."""
+    check_path_kind(p)  # a FIFO or device is refused before anything opens it
     if is_biggan_checkpoint(p):  # before the native check: both are directories with a config.json
-        return "pytorch-pretrained-biggan"
+        return "pytorch-pretrained-biggan", None
     if is_native_checkpoint(p):
-        return "regiongan"
-    if not p.exists():
-        raise FileNotFoundError(f"{p}: no such file or directory")
+        return "regiongan", None
     if p.is_dir():
         raise CheckpointError(f"{p}: a directory without config.json is not a regiongan checkpoint")
     with open(p, "rb") as f:
         head = f.read(8)
     if len(head) == 0:
         raise CorruptCheckpointError(f"{p}: the file is empty")
-    if head.startswith(b"PK\x03\x04"):
-        obj = _torch_load(p)
-        return _classify_torch_object(obj, p)
+    if head.startswith(TORCH_ZIP_MAGIC):
+        obj = torch_load(p)
+        return _classify_torch_object(obj, p), obj
     if head[:1] == b"\x80":
         if looks_like_nvidia_pickle(p):
-            return "nvidia-pkl"
-        obj = _torch_load(p)  # legacy (pre-zip) torch.save files also start with a pickle header
-        return _classify_torch_object(obj, p)
+            return "nvidia-pkl", None
+        obj = torch_load(p)  # legacy (pre-zip) torch.save files also start with a pickle header
+        return _classify_torch_object(obj, p), obj
     raise CheckpointError(
         f"{p}: not a checkpoint regiongan knows (expected a regiongan directory, an NVIDIA .pkl or a torch .pt; "
         f"the file starts with {head!r})"
@@ -104,8 +92,29 @@ def _classify_torch_object(obj: Any, p: Path) -> str:
         return "rosinality"
     if isinstance(obj, dict) and "state_dict" in obj and "init_kwargs" in obj:
         return "nvidia-state"
-    keys = sorted(obj)[:10] if isinstance(obj, dict) else type(obj).__name__
-    raise CheckpointError(f"{p}: a torch file, but not a generator checkpoint regiongan knows (top level: {keys})")
+    top = [repr(k)[:40] for k in list(obj)[:10]] if isinstance(obj, dict) else type(obj).__name__
+    raise CheckpointError(f"{p}: a torch file, but not a generator checkpoint regiongan knows (top level: {top})")
+
+
+def _nvidia_state(obj: dict, p: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """``(init_kwargs, state_dict)`` of an ``{'init_kwargs', 'state_dict'}`` file, both checked."""
+    kwargs = obj["init_kwargs"]
+    if isinstance(kwargs, str):
+        cap = limit("pickle_objects")
+        if len(kwargs) > cap:
+            raise LimitError(
+                f"{p}: init_kwargs is a JSON text of {len(kwargs)} characters, above the limit of {cap} "
+                f"(pickle_objects); raise it with REGIONGAN_MAX_PICKLE_OBJECTS={len(kwargs)}"
+            )
+        try:
+            kwargs = json.loads(kwargs)
+        except RecursionError:
+            raise CheckpointError(f"{p}: init_kwargs is not valid JSON (nested too deeply)") from None
+        except ValueError as e:
+            raise CheckpointError(f"{p}: init_kwargs is not valid JSON ({first_line(e)})") from None
+    if not isinstance(kwargs, dict):
+        raise CheckpointError(f"{p}: init_kwargs must be a dict or its JSON text, got {type(kwargs).__name__}")
+    return kwargs, check_state_tensors(obj["state_dict"], str(p))
 
 
 def load_model(path_or_name: str | Path, device: str | torch.device = "cpu", network: str = "G_ema") -> nn.Module:
@@ -115,35 +124,32 @@ def load_model(path_or_name: str | Path, device: str | torch.device = "cpu", net
     """
     name = str(path_or_name)
     p = Path(path_or_name)
-    if not p.exists():
-        shipped = shipped_model_dir(name)
+    if not p.exists() and not p.is_symlink():
+        shipped = shipped_model_dir(name) if "/" not in name and name not in ("", ".", "..") else None
         if shipped is None:
             avail = ", ".join(list_models()) or "none installed"
             raise CheckpointError(
                 f"unknown model {name!r}: no such file or directory, and not a shipped model (shipped: {avail})"
             )
         p = shipped
-    fmt = detect_format(p)
+    fmt, obj = _detect(p)
     if fmt == "regiongan":
         model = load_pretrained(p)
     elif fmt == "nvidia-pkl":
-        class_name, kwargs, state = load_nvidia_generator(p, key=network)
+        class_name, kwargs, state = load_nvidia_generator(p, key=network, max_bytes=limit("checkpoint_bytes"))
         if class_name != "Generator":
             raise CheckpointError(f"{p}: network {network!r} is a {class_name}, not a Generator")
         model = model_from_state("stylegan2", config_from_nvidia_kwargs(kwargs, state, str(p)), state, str(p))
     elif fmt == "nvidia-state":
-        obj = _torch_load(p)
-        kwargs = obj["init_kwargs"]
-        kwargs = json.loads(kwargs) if isinstance(kwargs, str) else kwargs
-        state = obj["state_dict"]
+        kwargs, state = _nvidia_state(obj, p)
         model = model_from_state("stylegan2", config_from_nvidia_kwargs(kwargs, state, str(p)), state, str(p))
     elif fmt == "pytorch-pretrained-biggan":
         weights, config_file = biggan_files(p)
-        config = read_biggan_config(config_file)
-        state = convert_biggan_state(_torch_load(weights), config, str(weights))
+        config = read_biggan_config(config_file)  # validated and budget-checked before the weights are read
+        state = convert_biggan_state(torch_load(weights), config, str(weights))
         model = model_from_state("biggan-deep", config, state, str(weights))
     else:
-        config, state = convert_rosinality_state(_torch_load(p), str(p))
+        config, state = convert_rosinality_state(obj, str(p))
         model = model_from_state("stylegan2", config, state, str(p))
     model.source = str(p)  # type: ignore[attr-defined]
     model.model_name = name  # type: ignore[attr-defined]  # what the user called it: recipes record this

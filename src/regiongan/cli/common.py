@@ -25,8 +25,11 @@ import click
 
 import regiongan as rg
 
+from .. import validate
 from ..checkpoints.errors import CorruptCheckpointError
+from ..latents import check_truncation_psi
 from ..layer_selection import parse_layers
+from ..limits import check_count
 
 __all__ = [
     "USAGE_ERROR",
@@ -36,6 +39,7 @@ __all__ = [
     "exit_status",
     "one_line",
     "load_generator",
+    "check_scale",
     "options",
     "model_option",
     "out_option",
@@ -47,8 +51,16 @@ __all__ = [
     "region_option",
     "parser_option",
     "seed_option",
+    "feather_option",
+    "Checked",
+    "count_type",
+    "psi_type",
     "SEEDS",
     "LAYERS",
+    "SEED",
+    "SCALE",
+    "FEATHER",
+    "CUTOFF",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -163,6 +175,12 @@ class CommandGroup(click.Group):
 # Models
 
 
+def check_scale(scale: int, G) -> int:
+    """``--scale`` against the model's image side, before any work: one upscaled image must stay within the
+    preview_size limit (:func:`regiongan.validate.scale`)."""
+    return validate.scale(scale, G.img_resolution, "--scale")
+
+
 def load_generator(model: str, operation: str | None = None):
     """``rg.load_model(model)``. ``operation``: the public operation the command calls without a class
     label (its command has no ``--class``); a class-conditional model is then refused with a message that
@@ -208,8 +226,46 @@ class _Layers(click.ParamType):
             self.fail(str(e), param, ctx)
 
 
+class Checked(click.ParamType):
+    """A number read with ``parse`` (``int`` or ``float``) and checked by the API's own validator ``check``,
+    so a bad flag is a usage error (exit 2) with the API's message, before any work; the API checks it
+    again with the same rule (one rule per kind of value: :mod:`regiongan.validate`)."""
+
+    def __init__(self, name: str, parse: Callable[[str], Any], check: Callable[[Any], Any]) -> None:
+        self.name = name
+        self.parse = parse
+        self.check = check
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = self.parse(value.strip())
+            except ValueError:
+                self.fail(f"{value!r} is not {'an int' if self.parse is int else 'a number'}", param, ctx)
+        try:
+            return self.check(value)
+        except ValueError as e:  # LimitError included
+            self.fail(one_line(str(e)), param, ctx)
+
+
+def count_type(limit_name: str, what: str) -> Checked:
+    """A count under the resource cap ``limit_name`` (:func:`regiongan.limits.check_count`)."""
+    return Checked("INT", int, lambda v: check_count(v, limit_name, what))
+
+
+def psi_type(what: str) -> Checked:
+    """A truncation ψ (:func:`regiongan.latents.check_truncation_psi`), named ``what`` in messages."""
+    return Checked("PSI", float, lambda v: check_truncation_psi(v, what))
+
+
 SEEDS = _Seeds()
 LAYERS = _Layers()
+SEED = Checked("SEED", int, validate.seed)
+SCALE = Checked("INT", int, validate.scale)
+#: --feather: finite and >= 0 here; the API also bounds it by the image size (validate.feather_sigma).
+FEATHER = Checked("PIXELS", float, validate.feather_sigma)
+#: --truncation-cutoff: an int >= 0 here; the API also bounds it by the model's num_ws.
+CUTOFF = Checked("INT", int, lambda v: validate.integer(v, "truncation_cutoff (the number of ws truncated)", 0))
 
 
 def options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -247,8 +303,13 @@ overwrite_option = click.option(
     "--overwrite", is_flag=True, help="Replace existing output files (only those this command writes)."
 )
 scale_option = click.option(
-    "--scale", default=1, show_default=True, type=click.IntRange(min=1), help="Nearest-neighbour upscale of the grid."
-)
+    "--scale", default=1, show_default=True, type=SCALE,
+    help="Nearest-neighbour upscale of the grid (the result stays within the preview_size limit).",
+)  # fmt: skip
+feather_option = click.option(
+    "--feather", default=0.0, show_default=True, type=FEATHER,
+    help="Gaussian edge softening (pixels; at most 4x the image side).",
+)  # fmt: skip
 region_option = click.option(
     "--region", "-r", required=True, help="Region, e.g. box:16,16,48,40 or part:mouth (syntax: `regiongan regions`)."
 )
@@ -257,10 +318,11 @@ parser_option = click.option(
 )
 
 
-def truncation_option(default: float | None = 1.0, help: str = "Truncation ψ of every code.") -> Callable[[F], F]:
+def truncation_option(default: float | None = 1.0, help: str = "Truncation ψ of every code (0 < ψ <= 100).") -> Callable[[F], F]:
     return click.option(
-        "--truncation", "-t", "truncation_psi", default=default, show_default=default is not None, type=float, help=help
-    )
+        "--truncation", "-t", "truncation_psi", default=default, show_default=default is not None,
+        type=psi_type("truncation_psi"), help=help,
+    )  # fmt: skip
 
 
 def layers_option(default: str | None = "all", help: str = "Layers: all|coarse|middle|fine|LO-HI (resolutions)|names.") -> Callable[[F], F]:
@@ -268,4 +330,4 @@ def layers_option(default: str | None = "all", help: str = "Layers: all|coarse|m
 
 
 def seed_option(help: str = "Seed of the image.", name: str = "--seed") -> Callable[[F], F]:
-    return click.option(name, "-s", default=0, show_default=True, type=click.IntRange(min=0), help=help)
+    return click.option(name, "-s", default=0, show_default=True, type=SEED, help=help)

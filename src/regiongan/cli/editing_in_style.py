@@ -12,7 +12,12 @@ import regiongan as rg
 
 from ..parser import load_parser
 from ..previews import cluster_preview
+from ..validate import finite
 from .common import (
+    SEED,
+    Checked,
+    check_scale,
+    count_type,
     image_out_option,
     load_generator,
     model_option,
@@ -77,16 +82,16 @@ def _parse_part(text: str) -> str | int | list[int]:
 
 @click.command("catalog", epilog=EPILOG_CATALOG)
 @model_option()
-@click.option("--samples", default=1000, show_default=True, type=click.IntRange(min=1), help="Images N for the contribution matrices.")
+@click.option("--samples", default=1000, show_default=True, type=count_type("samples", "samples"), help="Images N for the contribution matrices (limit: samples).")
 @click.option("--k", "-k", "k", default=16, show_default=True, type=click.IntRange(min=2), help="Number of clusters K.")
 @click.option("--layer", default=None, help="Conv layer to cluster (default: the first 32x32 one, b32.conv0).")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the samples and of k-means.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Seed of the samples and of k-means.")
 @truncation_option(help="Truncation ψ of the samples.")
 @click.option("--fit-samples", default=200, show_default=True, type=click.IntRange(min=1), help="Images k-means is fitted on.")
 @click.option("--epochs", default=10, show_default=True, type=click.IntRange(min=1), help="Maximum k-means passes.")
 @click.option("--batch", default=16, show_default=True, type=click.IntRange(min=1), help="Images per forward pass.")
 @click.option("--parser", default=None, help="Part parser (e.g. parser-faces-64): name clusters by best IoU.")
-@click.option("--min-part-iou", default=None, type=click.FloatRange(0, 1), help="With --parser: name a part only if its clusters reach this IoU [default: 0].")
+@click.option("--min-part-iou", default=None, type=Checked("IOU", float, lambda v: finite(v, "min_part_iou", 0, 1)), help="With --parser: name a part only if its clusters reach this IoU [default: 0].")
 @click.option("--name", "names", multiple=True, callback=lambda ctx, param, value: _parse_names(value), help="NAME=ID[,ID...] (repeatable): name / merge clusters.")
 @out_option("Catalog directory.")
 @overwrite_option
@@ -145,8 +150,8 @@ def name_clusters_cmd(catalog, names, replace) -> None:
 @click.command("part-transfer", epilog=EPILOG_TRANSFER)
 @model_option()
 @click.option("--catalog", "-c", default=None, help="Catalog directory or shipped name [default: the model's companion catalog].")
-@click.option("--target", required=True, type=click.IntRange(min=0), help="Seed of the image to edit.")
-@click.option("--reference", required=True, type=click.IntRange(min=0), help="Seed of the image to take the part from.")
+@click.option("--target", required=True, type=SEED, help="Seed of the image to edit.")
+@click.option("--reference", required=True, type=SEED, help="Seed of the image to take the part from.")
 @click.option("--part", "-p", required=True, help="Catalog part name (see name-clusters), cluster id or ids (3,7).")
 @click.option("--method", default="sequential", show_default=True, type=click.Choice(["sequential", "simultaneous"]))
 @click.option("--eps", default=None, type=float, help="Sequential: budget per layer ε >= 0 [default 50].")
@@ -162,6 +167,7 @@ def part_transfer_cmd(
     """Editing in Style: copy one part (eyes, nose, ...) of the REFERENCE image into the TARGET image."""
     outputs = ImageOutputs(out, 1, overwrite, region=True)
     G = load_generator(model, operation="transfer_part")
+    check_scale(scale, G)
     given = {name: value for name, value in (("eps", eps), ("rho", rho), ("lam", lam)) if value is not None}
     result = rg.transfer_part(
         G, target, reference, _parse_part(part), catalog=catalog, method=method, truncation_psi=truncation_psi, **given

@@ -8,7 +8,18 @@ from safetensors.torch import save_file
 
 import regiongan as rg
 
-from .common import SEEDS, image_out_option, load_generator, model_option, overwrite_option, scale_option, truncation_option
+from .common import (
+    CUTOFF,
+    SEED,
+    SEEDS,
+    check_scale,
+    image_out_option,
+    load_generator,
+    model_option,
+    overwrite_option,
+    scale_option,
+    truncation_option,
+)
 from .output import ImageOutputs, describe, image_path
 
 EPILOG = """\b
@@ -25,10 +36,10 @@ OUT.json (the recipe; `regiongan replay OUT.json --out again.png` reproduces the
 @model_option()
 @click.option("--seeds", "-s", default="0-15", show_default=True, type=SEEDS, help="Seeds: '0-15', '1,5,9'.")
 @truncation_option()
-@click.option("--truncation-cutoff", default=None, type=click.IntRange(min=1), help="Truncate only the first N ws.")
-@click.option("--class", "class_idx", default=None, type=click.IntRange(min=0), help="Class index (conditional models).")
+@click.option("--truncation-cutoff", default=None, type=CUTOFF, help="Truncate only the first N ws (0..num_ws).")
+@click.option("--class", "class_idx", default=None, type=int, help="Class index (conditional models only).")
 @click.option("--noise", default="const", show_default=True, type=click.Choice(["const", "random", "none"]))
-@click.option("--noise-seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of --noise random.")
+@click.option("--noise-seed", default=0, show_default=True, type=SEED, help="Seed of --noise random.")
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16"]))
 @image_out_option(default="out/grid.png")
 @scale_option
@@ -42,6 +53,7 @@ def generate(
     names = [f"{grid.stem}_seed{s:04d}{grid.suffix}" for s in seeds]
     outputs = ImageOutputs(grid, len(seeds), overwrite, names=names, extra=[latents])
     G = load_generator(model)
+    check_scale(scale, G)
     result = rg.generate(
         G, seeds, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, c=class_idx,
         noise=noise, noise_seed=noise_seed, precision=precision,

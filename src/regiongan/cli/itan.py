@@ -11,6 +11,10 @@ import click
 import regiongan as rg
 
 from .common import (
+    SEED,
+    check_scale,
+    count_type,
+    feather_option,
     image_out_option,
     layers_option,
     load_generator,
@@ -18,6 +22,7 @@ from .common import (
     options,
     overwrite_option,
     parser_option,
+    psi_type,
     region_option,
     scale_option,
     seed_option,
@@ -52,7 +57,7 @@ Writes OUT (grid: original, result), OUT_00.png, OUT_region.png and OUT.json.
 
 _blend_options = options(
     layers_option(help="Blended layers: all|coarse|middle|fine|LO-HI (resolutions)|names."),
-    click.option("--feather", default=0.0, show_default=True, type=float, help="Gaussian edge softening (pixels)."),
+    feather_option,
     truncation_option(),
     parser_option,
     image_out_option(),
@@ -70,8 +75,8 @@ def _plain(G, seeds: list[int], truncation_psi: float):
 @model_option()
 @seed_option("Seed of the image to vary.")
 @region_option
-@click.option("--variations", default=8, show_default=True, type=click.IntRange(min=1), help="Number of variations (limit: variations).")
-@click.option("--variation-seed", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the new codes (and noise).")
+@click.option("--variations", default=8, show_default=True, type=count_type("variations", "variations"), help="Number of variations (limit: variations).")
+@click.option("--variation-seed", default=0, show_default=True, type=SEED, help="Seed of the new codes (and noise).")
 @click.option("--noise", default="const", show_default=True, type=click.Choice(["const", "resample"]), help="Keep the constant noise, or fresh noise inside the region.")
 @_blend_options
 def resample(
@@ -80,6 +85,7 @@ def resample(
     """Local resample (ITAN): keep the image outside REGION, draw new content inside it."""
     outputs = ImageOutputs(out, variations, overwrite, region=True)
     G = load_generator(model, operation="resample")
+    check_scale(scale, G)
     result = rg.resample(
         G, seed, region, variations=variations, variation_seed=variation_seed, layers=layers, feather=feather,
         noise=noise, truncation_psi=truncation_psi, parser=parser,
@@ -90,14 +96,15 @@ def resample(
 
 @click.command(epilog=EPILOG_TRANSFER)
 @model_option()
-@click.option("--target", required=True, type=click.IntRange(min=0), help="Seed of the image to edit.")
-@click.option("--reference", required=True, type=click.IntRange(min=0), help="Seed of the image to take the region's look from.")
+@click.option("--target", required=True, type=SEED, help="Seed of the image to edit.")
+@click.option("--reference", required=True, type=SEED, help="Seed of the image to take the region's look from.")
 @region_option
 @_blend_options
 def transfer(model, target, reference, region, layers, feather, truncation_psi, parser, out, scale, overwrite) -> None:
     """Local attribute transfer (ITAN): the reference's look inside REGION, the target elsewhere."""
     outputs = ImageOutputs(out, 1, overwrite, region=True)
     G = load_generator(model, operation="transfer")
+    check_scale(scale, G)
     result = rg.transfer(
         G, target, reference, region, layers=layers, feather=feather, truncation_psi=truncation_psi, parser=parser
     )
@@ -109,8 +116,8 @@ def transfer(model, target, reference, region, layers, feather, truncation_psi, 
 @model_option()
 @seed_option("Seed of the image.")
 @region_option
-@click.option("--psi", "region_psi", required=True, type=float, help="ψ inside the region (> 0; > 1 stands out).")
-@click.option("--background-psi", default=1.0, show_default=True, type=float, help="ψ outside the region (> 0).")
+@click.option("--psi", "region_psi", required=True, type=psi_type("psi"), help="ψ inside the region (0 < ψ <= 100; > 1 stands out).")
+@click.option("--background-psi", default=1.0, show_default=True, type=psi_type("background_psi"), help="ψ outside the region (0 < ψ <= 100).")
 @_blend_options
 def saliency(
     model, seed, region, region_psi, background_psi, layers, feather, truncation_psi, parser, out, scale, overwrite
@@ -118,6 +125,7 @@ def saliency(
     """Saliency control (ITAN): per-region truncation, ψ inside REGION and outside it."""
     outputs = ImageOutputs(out, 1, overwrite, region=True)
     G = load_generator(model, operation="saliency")
+    check_scale(scale, G)
     result = rg.saliency(
         G, seed, region, region_psi, background_psi=background_psi, layers=layers, feather=feather,
         truncation_psi=truncation_psi, parser=parser,

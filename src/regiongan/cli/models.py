@@ -11,10 +11,10 @@ import torch
 import regiongan as rg
 
 from ..checkpoints import detect_format, save_pretrained, shipped_model_dir
-from ..checkpoints.files import CONFIG_FILE, WEIGHTS_FILE
+from ..checkpoints.files import CONFIG_FILE, MODEL_DIR, WEIGHTS_FILE, is_model_dir
 from ..regions import REGION_SYNTAX_HELP
 from .common import overwrite_option
-from .output import OutputPlan, describe
+from .output import OutputPlan
 
 
 @click.command()
@@ -64,19 +64,22 @@ def convert(source, dest, dtype, network, overwrite) -> None:
     \b
     Example:
       regiongan convert network-snapshot-005000.pkl models/ffhq256
-    Other files in DEST (a model card) are kept; --overwrite replaces only the two model files.
+    DEST must be new or empty; --overwrite also replaces an earlier regiongan model directory (only its two
+    model files: other files in it, such as a model card, are kept), never another folder, a symbolic link,
+    or the source. The new folder is swapped in at once, so an interrupted convert leaves the old model.
     """
     folder = Path(dest)
-    plan = OutputPlan(overwrite, inputs=[source])
-    files = plan.add(folder / CONFIG_FILE, folder / WEIGHTS_FILE)
+    given = Path(source) if Path(source).exists() else shipped_model_dir(source)
+    plan = OutputPlan(overwrite, inputs=[given])
+    plan.add_folder(folder, MODEL_DIR, is_model_dir)
     plan.check()
     G = rg.load_model(source, network=network)
-
-    def write(directory: Path) -> None:
-        save_pretrained(G, directory, dtype=getattr(torch, dtype), overwrite=True, extra={"converted_from": str(source)})
-
-    plan.write_group(files, write)
-    click.echo(f"wrote {describe(plan.commit())}")
+    extra = {"converted_from": str(source)}
+    plan.write_folder(
+        folder, lambda: save_pretrained(G, folder, dtype=getattr(torch, dtype), overwrite=overwrite, extra=extra)
+    )
+    plan.commit()
+    click.echo(f"wrote {folder} ({CONFIG_FILE} + {WEIGHTS_FILE})")
 
 
 @click.command("regions")

@@ -8,10 +8,16 @@ Every command that writes files goes through :class:`OutputPlan`:
    files (unless ``--overwrite``); a path that is a directory or a symbolic link, a parent that is a file, or
    an output that is one of the command's inputs are refused even with ``--overwrite``;
 2. **render** — after the work, :meth:`OutputPlan.write` attaches a writer to each planned path;
-3. **commit** — :meth:`OutputPlan.commit` writes every file into a temporary directory next to its target
-   and then moves them into place with ``os.replace``. If anything fails before that, nothing is left
-   behind (not even a directory). ``--overwrite`` replaces only the planned files; other files are never
-   touched.
+3. **commit** — :meth:`OutputPlan.commit` writes every file into a temporary directory next to its target,
+   flushes it to disk and then moves them into place with ``os.replace``. If anything fails, nothing is
+   left behind (not even a directory) and files already moved are put back. ``--overwrite`` replaces only
+   the planned files; other files are never touched. A process killed while committing leaves each file
+   whole (old or new) and only hidden temporaries (``.regiongan-out.*``), which never block a rerun.
+
+A folder artefact (a model directory for ``convert``, a dataset for ``data export``) is planned with
+:meth:`OutputPlan.add_folder` and committed as one unit by its own saver (:meth:`OutputPlan.write_folder`;
+e.g. ``save_pretrained``, which swaps in a new folder by one rename): with ``--overwrite`` it replaces only
+an earlier artefact of its kind or an empty folder, and never a folder that is, holds or lies inside an input.
 
 :class:`ImageOutputs` is the layout of every image-producing command (and of ``regiongan replay``)::
 
@@ -35,6 +41,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from ..checkpoints.files import check_folder, fsync_path
 from ..images import make_grid, to_pil
 from ..recipes import recipe_files
 
@@ -101,6 +108,15 @@ class _Numbered:
         )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _Folder:
+    """A folder written as one unit by its own saver; ``replaceable`` tells an earlier one of its kind."""
+
+    path: Path
+    what: str
+    replaceable: Callable[[Path], bool]
+
+
 class OutputPlan:
     """The files one command writes: planned and checked before any work, written together at the end.
 
@@ -115,6 +131,8 @@ class OutputPlan:
         self._numbered: list[_Numbered] = []
         self._writers: dict[Path, Writer] = {}
         self._groups: list[tuple[list[Path], GroupWriter]] = []
+        self._folders: list[_Folder] = []
+        self._savers: dict[Path, Callable[[], Any]] = {}
 
     # ------------------------------------------------------------------------------------------ plan
     def add(self, *paths: str | os.PathLike) -> list[Path]:
@@ -126,6 +144,14 @@ class OutputPlan:
     def add_numbered(self, directory: Path, prefix: str, suffix: str) -> None:
         """Plan ``directory/<prefix>NN<suffix>`` for any number NN (for outputs counted only after the work)."""
         self._numbered.append(_Numbered(Path(directory), prefix, suffix))
+
+    def add_folder(self, path: str | os.PathLike, what: str, replaceable: Callable[[Path], bool]) -> Path:
+        """Plan the folder artefact ``path`` (``what``: e.g. "regiongan model directory"), committed as one
+        unit by the saver given to :meth:`write_folder`. A non-empty folder needs ``--overwrite`` and must be
+        an earlier artefact of its kind (``replaceable(path)``)."""
+        folder = _Folder(Path(path), what, replaceable)
+        self._folders.append(folder)
+        return folder.path
 
     @property
     def planned(self) -> list[Path]:
@@ -145,6 +171,24 @@ class OutputPlan:
                 problems.append(f"{path} is a directory; give a file name (e.g. {path / 'out.png'}) or choose another name")
             elif _resolved(path) in inputs:
                 problems.append(f"{path} is also an input of this command; choose another output name")
+            else:
+                blocker = _file_in_parents(path)
+                if blocker is not None:
+                    problems.append(f"cannot create {path}: {blocker} is a file, not a directory")
+        for folder in self._folders:
+            path = folder.path
+            overlap = next((p for p in self.inputs if _overlaps(path, p)), None)
+            if path.is_symlink():
+                problems.append(
+                    f"{path} is a symbolic link; regiongan never writes through links or replaces them: remove it or "
+                    "choose another folder"
+                )
+            elif path.exists() and not path.is_dir():
+                problems.append(f"{path} is a file, not a folder; choose another name for the {folder.what}")
+            elif overlap is not None:
+                out, given = _resolved(path), _resolved(overlap)
+                relation = "is" if out == given else "holds" if out in given.parents else "lies inside"
+                problems.append(f"{path} {relation} the input {overlap}; choose an output folder apart from the input")
             else:
                 blocker = _file_in_parents(path)
                 if blocker is not None:
@@ -170,6 +214,8 @@ class OutputPlan:
                     f"{_listing(existing)} {'exists' if len(existing) == 1 else 'exist'}; pass --overwrite to replace "
                     "(only the files this command writes), or choose another --out"
                 )
+        for folder in self._folders:
+            check_folder(folder.path, self.overwrite, folder.what, folder.replaceable)
         return self
 
     # ----------------------------------------------------------------------------------------- render
@@ -190,18 +236,36 @@ class OutputPlan:
                 raise RuntimeError(f"output {p} was not planned before the work (a regiongan bug)")
         self._groups.append((group, writer))
 
+    def write_folder(self, path: str | os.PathLike, save: Callable[[], Any]) -> None:
+        """Attach the saver of the planned folder ``path``: ``save()`` writes the whole folder as one unit
+        (e.g. ``save_pretrained(G, path, overwrite=...)``) and is called at :meth:`commit`."""
+        path = Path(path)
+        if path not in [f.path for f in self._folders]:
+            raise RuntimeError(f"output folder {path} was not planned before the work (a regiongan bug)")
+        self._savers[path] = save
+
     # ----------------------------------------------------------------------------------------- commit
     def commit(self) -> list[Path]:
-        """Write every attached file into a temporary directory next to it, then move all into place.
+        """Write every attached file into a temporary directory next to it, then move all into place;
+        then let each planned folder's saver write its folder.
 
         Re-checks the plan first (a file may have appeared while the command worked). On any error the
-        temporaries and the directories this call created are removed and nothing is replaced.
+        temporaries and the directories this call created are removed, files already moved are put back,
+        and nothing else is replaced.
         """
         self.check()
+        files = self._commit_files()
+        for path, save in self._savers.items():
+            save()
+            files.append(path)
+        return files
+
+    def _commit_files(self) -> list[Path]:
         targets = list(self._writers) + [p for group, _ in self._groups for p in group]
         created: list[Path] = []
         staging: dict[Path, Path] = {}
         moves: list[tuple[Path, Path]] = []
+        done: list[tuple[Path, Path | None]] = []  # (moved in, its earlier version kept in staging)
         try:
             for parent in dict.fromkeys(p.parent for p in targets):
                 created.extend(_make_dirs(parent))
@@ -220,9 +284,25 @@ class OutputPlan:
                     moves.append((folder / p.name, p))
             for tmp, _ in moves:
                 os.chmod(tmp, 0o644)  # like any file we write (safetensors and mkdtemp use private modes)
-            for tmp, path in moves:
+                fsync_path(tmp)
+            for i, (tmp, path) in enumerate(moves):
+                earlier = None
+                if path.exists():
+                    earlier = staging[path.parent] / f".earlier{i}"
+                    _link_or_copy(path, earlier)
                 os.replace(tmp, path)
+                done.append((path, earlier))
+            for parent in staging:
+                fsync_path(parent)
         except BaseException:
+            for path, earlier in reversed(done):  # put back what this commit replaced
+                try:
+                    if earlier is None:
+                        path.unlink()
+                    else:
+                        os.replace(earlier, path)
+                except OSError:
+                    pass
             for folder in staging.values():
                 shutil.rmtree(folder, ignore_errors=True)
             for folder in reversed(created):
@@ -238,6 +318,19 @@ def _resolved(path: Path) -> Path:
         return path.resolve()
     except OSError:
         return path.absolute()
+
+
+def _overlaps(output: Path, given: Path) -> bool:
+    """``output`` is ``given``, holds it, or lies inside it (after resolving links)."""
+    a, b = _resolved(output), _resolved(given)
+    return a == b or a in b.parents or b in a.parents
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def _file_in_parents(path: Path) -> Path | None:

@@ -16,8 +16,10 @@ import torch
 
 from ..checkpoints.files import CONFIG_FILE, WEIGHTS_FILE
 from ..data.worlds import list_worlds
+from ..data.worlds.base import check_size
 from ..parser import evaluate_parser, fd_parser_floor, load_parser, train_parser
-from .common import overwrite_option
+from ..validate import finite
+from .common import SEED, Checked, count_type, overwrite_option
 from .output import OutputPlan, describe
 
 
@@ -54,12 +56,12 @@ def parser() -> None:
 
 @parser.command("train")
 @click.option("--world", default="faces", show_default=True, type=click.Choice(list_worlds()))
-@click.option("--size", default=64, show_default=True, type=int, help="Image side in pixels.")
-@click.option("--steps", default=2000, show_default=True, type=int)
-@click.option("--batch", default=8, show_default=True, type=int)
-@click.option("--lr", default=3e-3, show_default=True, type=float)
+@click.option("--size", default=64, show_default=True, type=Checked("INT", int, check_size), help="Image side in pixels.")
+@click.option("--steps", default=2000, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch", default=8, show_default=True, type=click.IntRange(min=1))
+@click.option("--lr", default=3e-3, show_default=True, type=Checked("LR", float, lambda v: finite(v, "--lr (learning rate)", 0, lo_open=True)))
 @click.option("--channels", default="16,32,64,128", show_default=True, callback=_channels, help="Channels per level, full resolution first.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Initial weights; training images come from stream 1000+seed.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Initial weights; training images come from stream 1000+seed.")
 @click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="torch CPU threads.")
 @click.option("--out", "-o", required=True, help="Output directory (config.json + model.safetensors; other files are kept).")
 @overwrite_option
@@ -93,9 +95,9 @@ def parser_train(world, size, steps, batch, lr, channels, seed, threads, out, ov
 @parser.command("eval")
 @click.option("--parser", "parser_name", default="parser-faces-64", show_default=True, help="Shipped parser name or directory.")
 @click.option("--world", default=None, help="Default: the world the parser was trained on.")
-@click.option("--count", default=1000, show_default=True, type=int)
-@click.option("--seed", default=0, show_default=True, type=int, help="Evaluation stream (training uses 1000+).")
-@click.option("--size", default=64, show_default=True, type=int)
+@click.option("--count", default=1000, show_default=True, type=count_type("samples", "--count"), help="Held-out images (limit: samples).")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Evaluation stream (training uses 1000+).")
+@click.option("--size", default=64, show_default=True, type=Checked("INT", int, check_size))
 @click.option("--fd", is_flag=True, help="Also compute the FD-parser floor at N=--count.")
 @click.option("--threads", default=None, type=click.IntRange(min=1), help="torch CPU threads (default: torch's choice).")
 @click.option("--json", "json_path", default=None, help="Also write the scores as JSON here.")

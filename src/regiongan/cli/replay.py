@@ -7,6 +7,7 @@ import click
 import regiongan as rg
 
 from ..recipes import sidecar_path
+from ..validate import scale as check_scale
 from .common import image_out_option, model_option, overwrite_option, scale_option
 from .output import ImageOutputs, describe
 
@@ -30,5 +31,6 @@ def replay(recipe, out, model, scale, overwrite) -> None:
     rec = rg.load_recipe(recipe)  # a malformed recipe fails here, before any output is planned
     outputs = ImageOutputs(out, None, overwrite, region=True, recipe=False, inputs=[recipe, sidecar_path(recipe)])
     result = rg.replay(recipe, model=model)
+    check_scale(scale, result.images.shape[-1], "--scale")  # nothing is written yet
     written = outputs.save(result, scale=scale)
     click.echo(f"replayed {rec.method} on {model or rec.model}: wrote {describe(written)}")

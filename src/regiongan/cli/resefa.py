@@ -11,9 +11,16 @@ import click
 
 import regiongan as rg
 
+from .. import validate
+from ..limits import check_count
 from ..methods.resefa import directions_summary
+from ..methods.resefa.solvers import check_tau
 from .common import (
+    SEED,
     SEEDS,
+    Checked,
+    check_scale,
+    count_type,
     image_out_option,
     layers_option,
     load_generator,
@@ -49,8 +56,8 @@ are distances along the unit direction in the latent space (w' = w + t·n).
 """
 
 
-class _Floats(click.ParamType):
-    """``"-3,-1.5,0"`` -> ``[-3.0, -1.5, 0.0]`` (finite numbers)."""
+class _Strengths(click.ParamType):
+    """``"-3,-1.5,0"`` -> ``[-3.0, -1.5, 0.0]``, checked by the API's rule (:func:`regiongan.validate.strengths`)."""
 
     name = "FLOATS"
 
@@ -60,10 +67,11 @@ class _Floats(click.ParamType):
         try:
             values = [float(v) for v in str(value).split(",") if v.strip()]
         except ValueError:
-            values = []
-        if not values or not all(v == v and abs(v) != float("inf") for v in values):
             self.fail(f"cannot read {value!r}; use comma-separated numbers, e.g. --strengths=-3,-1.5,0,1.5,3", param, ctx)
-        return values
+        try:
+            return validate.strengths(values)
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
 
 
 def _progress(done: int, total: int) -> None:
@@ -73,12 +81,12 @@ def _progress(done: int, total: int) -> None:
 @click.command(epilog=EPILOG_DIRECTIONS)
 @model_option()
 @region_option
-@click.option("--samples", default=8, show_default=True, type=click.IntRange(min=1), help="Images whose Grams are averaged.")
-@click.option("--seed", "-s", default=0, show_default=True, type=click.IntRange(min=0), help="Seed of the first sample.")
+@click.option("--samples", default=8, show_default=True, type=count_type("samples", "samples"), help="Images whose Grams are averaged (limit: samples).")
+@click.option("--seed", "-s", default=0, show_default=True, type=SEED, help="Seed of the first sample.")
 @click.option("--space", default="w", show_default=True, type=click.Choice(["w", "w+", "z"]), help="Latent space of the directions.")
 @layers_option(default=None, help="W+ rows moved: all|coarse|middle|fine|LO-HI|names  [default: all]")
 @click.option("--k", "-k", "k", default=10, show_default=True, type=click.IntRange(min=1), help="Number of directions.")
-@click.option("--tau", default=1e-3, show_default=True, type=float, help="Regulariser α = τ·tr(B).")
+@click.option("--tau", default=1e-3, show_default=True, type=Checked("TAU", float, check_tau), help="Regulariser α = τ·tr(B) (0 <= τ <= 1e6).")
 @click.option("--solver", default="cholesky", show_default=True, type=click.Choice(["cholesky", "woodbury"]))
 @click.option("--rank", default=None, type=click.IntRange(min=1), help="Woodbury only: keep this many singular values of J_b.")
 @truncation_option(help="Truncation ψ of the samples.")
@@ -112,7 +120,7 @@ def directions(
 @click.command(epilog=EPILOG_EDIT)
 @click.option("--directions", "-d", "directions_path", required=True, help="File from `regiongan directions`.")
 @click.option("--index", "-i", default=0, show_default=True, type=click.IntRange(min=0), help="Which direction (0 = most local).")
-@click.option("--strengths", default="-3,-1.5,0,1.5,3", show_default=True, type=_Floats(), help="Comma-separated distances t (w' = w + t·n).")
+@click.option("--strengths", default="-3,-1.5,0,1.5,3", show_default=True, type=_Strengths(), help="Comma-separated distances t (w' = w + t·n; |t| <= 1000).")
 @click.option("--seeds", "-s", default="0-5", show_default=True, type=SEEDS, help="Seeds: '0-5', '1,5,9'.")
 @model_option(default=None, help="Model [default: the one the directions were computed on].")
 @truncation_option(default=None, help="Truncation ψ [default: the directions' ψ].")
@@ -123,14 +131,18 @@ def directions(
 def edit(directions_path, index, strengths, seeds, model, truncation_psi, layers, out, scale, overwrite) -> None:
     """Edit images along one ReSeFa direction: a grid of seeds x strengths, and its recipe."""
     dirs = rg.load_directions(directions_path)
-    if index >= dirs.k:
-        raise click.BadParameter(f"{index} is out of range: the file holds {dirs.k} directions (0..{dirs.k - 1})", param_hint="'--index'")
+    try:
+        validate.integer(index, "index (which direction)", 0, dirs.k - 1)  # the rule rg.edit applies
+    except ValueError as e:
+        raise click.BadParameter(f"{e}: the file holds {dirs.k} directions", param_hint="'--index'") from None
+    check_count(len(seeds) * len(strengths), "images", f"the number of images ({len(seeds)} seeds x {len(strengths)} strengths)")
     region = dirs.region[0, 0] if dirs.region is not None else None
     outputs = ImageOutputs(out, len(seeds) * len(strengths), overwrite, region=region is not None, inputs=[directions_path])
     model_name = model or dirs.model.get("name")
     if not model_name:
         raise click.UsageError("the directions file does not name its model; pass --model")
     G = load_generator(model_name)
+    check_scale(scale, G)
     result = rg.edit(G, seeds, dirs, index=index, strengths=strengths, layers=layers, truncation_psi=truncation_psi)
     if region is not None and tuple(region.shape) != (G.img_resolution, G.img_resolution):
         region = None  # directions found at another resolution: no mask at this image size

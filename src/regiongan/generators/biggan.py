@@ -41,7 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .base import ControlPoint, NoiseMode, Precision, Style, SynthesisOutput, style_map
-from .registry import register_family
+from .registry import ModelCost, bind_config, register_family, short_repr
 
 __all__ = ["BigGANDeep", "PACKAGE_DEFAULTS", "check_biggan_config", "statistics_rows", "StatisticsRows", "PSI_DECIMALS"]
 
@@ -118,6 +118,41 @@ def check_biggan_config(
             f"got {ch * out[attention_layer_position][1]}"
         )
     return out
+
+
+def _biggan_cost(config: dict[str, Any]) -> ModelCost:
+    """State-dict elements (exact) and the largest activation per image of ``BigGANDeep(**config)``."""
+    a = bind_config(BigGANDeep, config, "biggan-deep")
+    layers = check_biggan_config(**a)
+    ch, z, n, classes, attention = a["channel_width"], a["z_dim"], a["n_stats"], a["num_classes"], a["attention_layer_position"]
+    cond = 2 * z
+
+    def linear(i: int, o: int, bias: bool) -> int:  # weight_orig, bias, weight_u [o], weight_v [i]
+        return o * i + (o if bias else 0) + o + i
+
+    def conv(i: int, o: int, k: int, bias: bool) -> int:  # weight_v is [i·k·k]
+        return o * i * k * k + (o if bias else 0) + o + i * k * k
+
+    params = classes * z + linear(cond, 16 * 16 * ch, True)  # embeddings; gen_z -> 4 × 4 × 16·ch
+    r, activations = 4, 16 * ch * 16
+    for i, (up, c_in, c_out) in enumerate(layers):
+        width_in, width_out = ch * c_in, ch * c_out
+        if i == attention:  # theta, phi: C -> C/8; g: C -> C/2; o: C/2 -> C; gamma
+            params += 2 * conv(width_in, width_in // 8, 1, False) + conv(width_in, width_in // 2, 1, False)
+            params += conv(width_in // 2, width_in, 1, False) + 1
+            activations = max(activations, r * r * (r * r // 4))  # the [hw, hw/4] attention matrix
+        mid = width_in // 4
+        for c_a, c_b, k in ((width_in, mid, 1), (mid, mid, 3), (mid, mid, 3), (mid, width_out, 1)):
+            # conditional BN: statistics [n_stats, C] ×2, scale and offset [cond -> C]; then the conv
+            params += 2 * n * c_a + 2 * linear(cond, c_a, False) + conv(c_a, c_b, k, True)
+        r_out = 2 * r if up else r
+        activations = max(activations, width_in * r * r, max(mid, width_out) * r_out * r_out)
+        r = r_out
+    params += 2 * n * ch + 2 * ch + conv(ch, ch, 3, True)  # output BN, conv_to_rgb
+    declared = ", ".join(
+        f"{name} {short_repr(a[name])}" for name in ("output_dim", "channel_width", "num_classes", "z_dim", "n_stats")
+    ) + f", {len(layers)} layers"
+    return ModelCost(params, activations, declared)
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -391,6 +426,12 @@ class BigGANDeep(nn.Module):
             self.embeddings = nn.Linear(num_classes, z_dim, bias=False)
         self.generator = _Trunk(z_dim, channel_width, layers, attention_layer_position, n_stats, float(eps))
         self._points = self._build_control_points(layers, channel_width)
+
+    @staticmethod
+    def config_cost(config: dict[str, Any]) -> ModelCost:
+        """State-dict elements (exact) and the largest activation per image of ``BigGANDeep(**config)``,
+        from the config alone after :func:`check_biggan_config`; nothing is built."""
+        return _biggan_cost(config)
 
     def _build_control_points(self, layers: list[list], ch: int) -> list[ControlPoint]:
         cond = 2 * self.z_dim

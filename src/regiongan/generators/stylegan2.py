@@ -30,9 +30,9 @@ from ..equalized import Conv2dLayer, FullyConnectedLayer, resample_conv2d
 from ..ops.filters import make_filter, upsample2d
 from ..ops.masks import resize_mask
 from .base import BlendedStyle, ControlPoint, NoiseMode, Precision, Style, SynthesisOutput
-from .registry import register_family
+from .registry import ModelCost, bind_config, config_int, config_number, register_family, short_repr
 
-__all__ = ["StyleGAN2", "MappingNetwork", "SynthesisNetwork", "Implementation"]
+__all__ = ["StyleGAN2", "MappingNetwork", "SynthesisNetwork", "Implementation", "check_stylegan2_config"]
 
 Implementation = Literal["fast", "reference"]
 _DEMOD_EPS = 1e-8
@@ -420,6 +420,114 @@ class SynthesisNetwork(nn.Module):
         return [(res, getattr(self, f"b{res}")) for res in self.block_resolutions]
 
 
+_FAMILY = "stylegan2"
+_ARCHITECTURES = ("orig", "skip", "resnet")
+_MAX_FILTER_TAPS = 32
+#: A sanity bound only (what a model may really declare is the parameter and activation budget): it keeps
+#: the cost computation to at most 62 blocks.
+_MAX_RESOLUTION = 1 << 64
+_MAX_MAGNITUDE = 1e6
+
+
+def check_stylegan2_config(config: dict[str, Any]) -> dict[str, Any]:
+    """Every field of a :class:`StyleGAN2` config checked for type and range (one-line ValueError), allocating
+    nothing -> the full config with defaults filled in and ``channels`` keys as ints.
+
+    Ints must be ints (not floats or bools), numbers finite, ``img_resolution`` a power of two >= 4,
+    ``channels`` a map from block resolutions (4 … img_resolution; JSON keys as strings) to widths >= 1,
+    ``resample_filter`` 1-32 finite taps with a non-zero sum.
+    """
+    a = bind_config(StyleGAN2, config, _FAMILY)
+    for name, least in (("z_dim", 0), ("c_dim", 0), ("w_dim", 1), ("img_channels", 1), ("mapping_layers", 1),
+                        ("channel_base", 1), ("channel_max", 1)):  # fmt: skip
+        config_int(a[name], name, _FAMILY, least)
+    if a["z_dim"] + a["c_dim"] == 0:
+        raise ValueError(f"{_FAMILY} config: z_dim and c_dim are both 0; the mapping network needs an input")
+    r = a["img_resolution"]
+    if isinstance(r, bool) or not isinstance(r, int) or r < 4 or r & (r - 1) or r > _MAX_RESOLUTION:
+        raise ValueError(
+            f"{_FAMILY} config: img_resolution must be a power of two in 4 … 2^{_MAX_RESOLUTION.bit_length() - 1}, "
+            f"got {short_repr(r)}"
+        )
+    for name in ("mapping_embed_features", "mapping_layer_features"):
+        config_int(a[name], name, _FAMILY, 1, optional=True)
+    # Bounds keep float32 arithmetic finite: weights are stored divided by the multiplier, taps are squared.
+    config_number(a["mapping_lr_multiplier"], "mapping_lr_multiplier", _FAMILY, 0, _MAX_MAGNITUDE, low_open=True)
+    config_number(a["conv_clamp"], "conv_clamp", _FAMILY, 0, low_open=True, optional=True)
+    config_number(a["w_avg_beta"], "w_avg_beta", _FAMILY, 0, 1)
+    if a["architecture"] not in _ARCHITECTURES:
+        raise ValueError(f"{_FAMILY} config: architecture must be one of {_ARCHITECTURES}, got {short_repr(a['architecture'])}")
+    taps = a["resample_filter"]
+    if not isinstance(taps, (list, tuple)) or not 1 <= len(taps) <= _MAX_FILTER_TAPS:
+        raise ValueError(f"{_FAMILY} config: resample_filter must be a list of 1-{_MAX_FILTER_TAPS} numbers, got {short_repr(taps)}")
+    for t in taps:
+        config_number(t, "each resample_filter tap", _FAMILY, -_MAX_MAGNITUDE, _MAX_MAGNITUDE)
+    if sum(float(t) for t in taps) == 0:
+        raise ValueError(f"{_FAMILY} config: resample_filter taps sum to 0; the filter cannot be normalised")
+    a["channels"] = _check_channels(a["channels"], r)
+    return a
+
+
+def _check_channels(channels: Any, img_resolution: int) -> dict[int, int] | None:
+    if channels is None or (isinstance(channels, dict) and not channels):
+        return None
+    if not isinstance(channels, dict):
+        raise ValueError(f"{_FAMILY} config: channels must map resolutions to widths, got {short_repr(channels)}")
+    out: dict[int, int] = {}
+    for key, width in channels.items():
+        res = int(key) if isinstance(key, str) and key.isdigit() and len(key) < 20 else key
+        if isinstance(res, bool) or not isinstance(res, int) or res < 4 or res & (res - 1) or res > img_resolution:
+            raise ValueError(
+                f"{_FAMILY} config: channels keys must be block resolutions 4 … {img_resolution}, got {short_repr(key)}"
+            )
+        out[res] = config_int(width, f"channels[{res}]", _FAMILY, 1)  # type: ignore[assignment]
+    return out
+
+
+def _block_channels(a: dict[str, Any]) -> dict[int, int]:
+    """Width of each block ``4 … img_resolution`` (channel_base // res, at most channel_max, then ``channels``)."""
+    r = a["img_resolution"]
+    widths = {4 << i: min(a["channel_base"] // (4 << i), a["channel_max"]) for i in range(r.bit_length() - 2)}
+    widths.update(a["channels"] or {})
+    return widths
+
+
+def _stylegan2_cost(config: dict[str, Any]) -> ModelCost:
+    a = check_stylegan2_config(config)
+    z, c, w, r, rgb = a["z_dim"], a["c_dim"], a["w_dim"], a["img_resolution"], a["img_channels"]
+    # Mapping: [embed: c -> e], then fc0: z + e -> f, fc1 … fc(L-2): f -> f, fc(L-1): f -> w; w_avg [w].
+    e = (a["mapping_embed_features"] or w) if c > 0 else 0
+    f, layers = a["mapping_layer_features"] or w, a["mapping_layers"]
+    if layers == 1:
+        mapping = (z + e) * w + w
+    else:
+        mapping = (z + e) * f + f + (layers - 2) * (f * f + f) + f * w + w
+    mapping += (c * e + e if c > 0 else 0) + w
+    # Synthesis: per block a resample_filter buffer; const or conv0 (×2 up); conv1; torgb; resnet skip.
+    taps = len(a["resample_filter"]) ** 2
+    widths = _block_channels(a)
+
+    def layer(c_in: int, c_out: int, res: int, kernel: int = 3) -> int:
+        # resample_filter, affine (w -> c_in, bias), weight, noise_const [res, res], noise_strength, bias
+        return taps + w * c_in + c_in + c_out * c_in * kernel * kernel + res * res + 1 + c_out
+
+    synthesis, activations = 0, rgb * r * r
+    for res, width in widths.items():
+        c_in = widths[res // 2] if res > 4 else 0
+        synthesis += taps + (width * 16 if res == 4 else layer(c_in, width, res)) + layer(width, width, res)
+        if res == r or a["architecture"] == "skip":
+            synthesis += w * width + width + rgb * width + rgb
+        if res > 4 and a["architecture"] == "resnet":
+            synthesis += taps + width * c_in
+        activations = max(activations, width * (res + 3) ** 2)  # the ×2 transposed convolution pads by 3
+    declared = (
+        f"img_resolution {r}, mapping_layers {short_repr(layers)}, z_dim {short_repr(z)}, w_dim {short_repr(w)}, "
+        f"channel_max {short_repr(a['channel_max'])}"
+        + (f", channels up to {short_repr(max(a['channels'].values()))}" if a["channels"] else "")
+    )
+    return ModelCost(mapping + synthesis, activations, declared)
+
+
 @register_family("stylegan2")
 class StyleGAN2(nn.Module):
     """StyleGAN2 generator implementing :class:`regiongan.generators.base.Generator`.
@@ -448,6 +556,20 @@ class StyleGAN2(nn.Module):
         w_avg_beta: float = 0.995,
     ) -> None:
         super().__init__()
+        args = check_stylegan2_config(dict(
+            z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
+            mapping_layers=mapping_layers, mapping_lr_multiplier=mapping_lr_multiplier,
+            mapping_embed_features=mapping_embed_features, mapping_layer_features=mapping_layer_features,
+            channel_base=channel_base, channel_max=channel_max, channels=channels, architecture=architecture,
+            resample_filter=resample_filter, conv_clamp=conv_clamp, w_avg_beta=w_avg_beta,
+        ))  # fmt: skip
+        empty = [res for res, width in _block_channels(args).items() if width < 1]
+        if empty:
+            raise ValueError(
+                f"{_FAMILY} config: channel_base {channel_base} gives 0 channels at resolution {empty[0]}; "
+                "raise channel_base or give channels for every resolution"
+            )
+        channels = args["channels"]
         self.config: dict[str, Any] = dict(
             z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, img_resolution=img_resolution, img_channels=img_channels,
             mapping_layers=mapping_layers, mapping_lr_multiplier=mapping_lr_multiplier,
@@ -469,6 +591,12 @@ class StyleGAN2(nn.Module):
             layer_features=mapping_layer_features, lr_multiplier=mapping_lr_multiplier, w_avg_beta=w_avg_beta,
         )  # fmt: skip
         self._points = self._build_control_points()
+
+    @staticmethod
+    def config_cost(config: dict[str, Any]) -> ModelCost:
+        """State-dict elements and the largest activation per image of ``StyleGAN2(**config)``, computed from
+        the config alone (every field validated first; nothing is built). The parameter count is exact."""
+        return _stylegan2_cost(config)
 
     # ---------------------------------------------------------------- interface
     def map(

@@ -40,6 +40,8 @@ RegionsLike = Union[RegionSet, torch.Tensor, str, Region, Sequence[Union[Region,
 RegionSource = Callable[[torch.Tensor], torch.Tensor]
 
 _FILE_FORMS = ("mask:", "label:")
+#: The most regions a list of regions may name (K masks per image and K style passes; ITAN uses 2 to 8).
+MAX_REGIONS = 64
 
 
 def _spec_of(value: Any) -> str | None:
@@ -161,6 +163,11 @@ def resolve_regionset(
         items = list(value) if isinstance(value, (list, tuple)) else [value]
         if not items:
             raise RegionError(f"{what} is empty; give at least one region")
+        if len(items) > MAX_REGIONS:
+            raise RegionError(
+                f"{what} has {len(items)} regions; at most {MAX_REGIONS} are blended at once (each holds a mask per "
+                "image and a style pass); merge regions that share a code"
+            )
         resolved = [resolve_region(G, v, images, parser, f"{what}[{i}]") for i, v in enumerate(items)]
         regions = RegionSet.from_regions([r for r, _ in resolved])
         stored = [rec for _, rec in resolved]  # specs that needed a file or the parser are stored as masks

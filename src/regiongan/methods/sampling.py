@@ -8,9 +8,22 @@ import torch
 
 from ..generators.base import NoiseMode, Precision
 from ..limits import check_count
-from ..latents import Code, Space, check_truncation_psi, class_vector, code_tensor, codes_to_ws
+from ..latents import (
+    Code,
+    Space,
+    check_code,
+    check_truncation_cutoff,
+    check_truncation_psi,
+    class_vector,
+    code_tensor,
+    codes_to_ws,
+)
 from ..registry import register_method
 from ..results import Result
+from ..validate import seed
+
+#: The noise modes of plain generation.
+NOISE_MODES = ("const", "random", "none")
 
 __all__ = ["render", "generate", "MAX_BATCH"]
 
@@ -52,12 +65,20 @@ def generate(
     :class:`Result` with ``images [N, C, R, R]`` and extras ``ws`` ``[N, num_ws, w_dim]``.
     """
     psi = check_truncation_psi(truncation_psi)
-    z = code_tensor(G, code, space)
+    cutoff = check_truncation_cutoff(G, truncation_cutoff)
+    if cutoff is not None and space != "z":
+        raise ValueError(
+            "truncation_cutoff applies to z codes (seeds), which the mapping truncates; leave it out for w / w+ codes"
+        )
+    if noise not in NOISE_MODES:
+        raise ValueError(f"noise must be one of {NOISE_MODES}, got {noise!r}")
+    noise_seed = seed(noise_seed, "noise_seed")
+    z = check_code(G, code_tensor(G, code, space), space)
     check_count(z.shape[0], "images", "the number of images")
-    if space == "z" and truncation_cutoff is not None:
-        ws = G.map(z.to(G.device), class_vector(G, c, z.shape[0]), psi, truncation_cutoff)
+    if space == "z" and cutoff is not None:
+        ws = G.map(z.to(G.device, torch.float32), class_vector(G, c, z.shape[0]), psi, cutoff)
     else:
         ws = codes_to_ws(G, z, space, c, psi)
-    gen = torch.Generator(device=ws.device).manual_seed(int(noise_seed)) if noise == "random" else None
+    gen = torch.Generator(device=ws.device).manual_seed(noise_seed) if noise == "random" else None
     images = render(G, ws, noise_mode=noise, generator=gen, precision=precision)
     return Result(images=images, extras={"ws": ws})

@@ -1,17 +1,19 @@
 """Small validators shared by :class:`~regiongan.regions.Region` and :class:`~regiongan.regions.RegionSet`.
 
-Each checks one argument (a size, a batch, a mask's dtype and value range, coordinates, a blur sigma) and
-raises :class:`~regiongan.regions.RegionError` with a message saying what to pass instead.
+Each checks one argument (a size, a batch, a mask's dtype and value range, coordinates) and raises
+:class:`~regiongan.regions.RegionError` with a message saying what to pass instead. A feather sigma is
+checked by :func:`regiongan.validate.feather_sigma` (the one rule the CLI's ``--feather`` shares).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
+from ..limits import check_count
+from ..validate import MAX_COORDINATE, finite
 from .errors import RegionError
 
 # Values this far outside [0, 1] are treated as rounding noise and clamped; anything further is an error.
@@ -23,7 +25,8 @@ _RANGE_TOL = 1e-6
 
 
 def _check_size(size: object, what: str = "size") -> tuple[int, int]:
-    """Validate an image size ``(height, width)`` of two positive ints."""
+    """Validate an image size ``(height, width)`` of two positive ints whose product is within
+    ``limit("image_pixels")`` (a mask is allocated at this size)."""
     try:
         h, w = size  # type: ignore[misc]
         ok = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in (h, w))
@@ -34,13 +37,15 @@ def _check_size(size: object, what: str = "size") -> tuple[int, int]:
             f"{what} must be (height, width) with two positive ints, got {size!r}; "
             "e.g. size=(256, 256) for a 256x256 image"
         )
+    check_count(int(h) * int(w), "image_pixels", f"the pixel count of {what} {int(h)}x{int(w)}")
     return int(h), int(w)
 
 
 def _check_batch(batch: object) -> int:
+    """The number of masks N: a positive int, at most ``limit("images")`` (one mask per image)."""
     if not isinstance(batch, (int, np.integer)) or isinstance(batch, bool) or batch < 1:
         raise RegionError(f"batch must be a positive int (number of masks N), got {batch!r}")
-    return int(batch)
+    return check_count(int(batch), "images", "batch (the number of masks N)")
 
 
 def _check_range(x: torch.Tensor, what: str) -> torch.Tensor:
@@ -84,26 +89,6 @@ def _as_float_mask(x: object, what: str) -> torch.Tensor:
 
 
 def _check_coords(values: Sequence[float], what: str) -> list[float]:
-    out = []
-    for v in values:
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            raise RegionError(f"{what} must be numbers, got {v!r}") from None
-        if not math.isfinite(f):
-            raise RegionError(f"{what} must be finite numbers, got {v!r}")
-        out.append(f)
-    return out
-
-
-def _check_sigma(sigma: object) -> float:
-    try:
-        s = float(sigma)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise RegionError(f"feather sigma must be a number of pixels, got {sigma!r}") from None
-    if not math.isfinite(s) or s < 0:
-        raise RegionError(
-            f"feather sigma must be a finite number >= 0 (Gaussian std in pixels), got {sigma!r}; "
-            "use sigma=0 for no feathering"
-        )
-    return s
+    """Coordinates as floats: finite numbers within ±MAX_COORDINATE pixels (regions are clipped to the image
+    anyway; larger values overflow the polygon arithmetic)."""
+    return [finite(v, what, -MAX_COORDINATE, MAX_COORDINATE, error=RegionError) for v in values]

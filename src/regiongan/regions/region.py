@@ -12,7 +12,8 @@ from PIL import Image
 
 from regiongan.ops.masks import resize_mask
 
-from ._checks import _as_float_mask, _check_batch, _check_coords, _check_range, _check_sigma, _check_size
+from ..validate import feather_sigma, integer
+from ._checks import _as_float_mask, _check_batch, _check_coords, _check_range, _check_size
 from .blur import _gaussian_blur
 from .errors import RegionError
 from .sources import (
@@ -25,6 +26,10 @@ from .sources import (
     _open_image,
     _pil_to_mask,
 )
+
+#: The most points a polygon may have: a traced outline needs a few hundred, and the fill costs one pass
+#: over the image per edge.
+MAX_POLYGON_POINTS = 10_000
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -123,14 +128,18 @@ class Region:
         """
         h, w = _check_size(size)
         batch = _check_batch(batch)
-        if not isinstance(supersample, int) or supersample < 1:
-            raise RegionError(f"supersample must be a positive int, got {supersample!r}")
+        supersample = integer(supersample, "supersample (samples per pixel side)", 1, 16, error=RegionError)
         try:
             pts = [tuple(p) for p in points]
         except TypeError:
             raise RegionError(f"polygon points must be a list of (x, y) pairs, got {points!r}") from None
         if any(len(p) != 2 for p in pts):
             raise RegionError(f"polygon points must be (x, y) pairs, got {pts!r}")
+        if len(pts) > MAX_POLYGON_POINTS:
+            raise RegionError(
+                f"a polygon has at most {MAX_POLYGON_POINTS} points (the fill visits every edge), got {len(pts)}; "
+                "simplify the outline"
+            )
         if len(pts) < 3:
             raise RegionError(
                 f"a polygon needs at least 3 points, got {len(pts)}: {pts!r}; "
@@ -343,7 +352,7 @@ class Region:
 
         ``sigma = 0`` returns ``self``. The total mass (``area``) is kept up to what leaks at the borders.
         """
-        s = _check_sigma(sigma)
+        s = feather_sigma(sigma, self.size, error=RegionError)
         if s == 0.0:
             return self
         return Region(_gaussian_blur(self.mask, s).clamp(0.0, 1.0))

@@ -9,7 +9,8 @@ import torch
 
 from regiongan.ops.masks import resize_mask
 
-from ._checks import _as_float_mask, _check_batch, _check_range, _check_sigma, _check_size
+from ..validate import feather_sigma
+from ._checks import _as_float_mask, _check_batch, _check_range, _check_size
 from .blur import _gaussian_blur
 from .errors import RegionError
 from .region import Region
@@ -213,7 +214,7 @@ class RegionSet:
 
     def feather(self, sigma: float) -> RegionSet:
         """Gaussian-blur every mask by ``sigma`` pixels, then renormalise so the set still partitions."""
-        s = _check_sigma(sigma)
+        s = feather_sigma(sigma, self.size, error=RegionError)
         if s == 0.0:
             return self
         return RegionSet(_gaussian_blur(self._masks, s).clamp(0.0, 1.0), names=self._names, normalize=True)

@@ -78,9 +78,17 @@ def _array_to_mask(arr: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(out))
 
 
+#: Label ids are compared in int64, the dtype every label map is read into.
+_LABEL_ID_RANGE = (-(2**63), 2**63 - 1)
+
+
 def _check_classes(classes: int | Iterable[int]) -> list[int]:
+    """The class ids of a label region: one int or a non-empty list of ints that fit in int64 (the
+    label map's dtype; ``label:seg.png:99999999999999999999`` cannot match any pixel)."""
     if isinstance(classes, (int, np.integer)) and not isinstance(classes, bool):
-        return [int(classes)]
+        classes = [classes]
+    if isinstance(classes, (str, bytes)):
+        raise RegionError(f"classes must be an int or a list of ints, got {classes!r}")
     try:
         ids = list(classes)  # type: ignore[arg-type]
     except TypeError:
@@ -93,6 +101,8 @@ def _check_classes(classes: int | Iterable[int]) -> list[int]:
             c = int(c)
         if not isinstance(c, (int, np.integer)) or isinstance(c, bool):
             raise RegionError(f"class ids must be ints, got {c!r} in {ids!r}")
+        if not _LABEL_ID_RANGE[0] <= int(c) <= _LABEL_ID_RANGE[1]:
+            raise RegionError(f"label class id {int(c)} does not fit in int64, the dtype of label maps; use the ids the map holds")
         out.append(int(c))
     return out
 

@@ -19,7 +19,9 @@ from typing import ClassVar, Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["WorldSample", "World", "Params", "Draws", "check_positive", "check_nonnegative"]
+from ...limits import check_count
+
+__all__ = ["WorldSample", "World", "Params", "Draws", "check_positive", "check_nonnegative", "check_size"]
 
 Params = dict[str, np.ndarray]
 """Sampled world parameters: name -> array whose first axis is the batch ``[B, ...]``."""
@@ -32,6 +34,12 @@ def check_positive(name: str, value: int) -> int:
     if value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value}")
     return int(value)
+
+
+def check_size(size: int) -> int:
+    """An image side in pixels: a positive int, at most ``limit("preview_size")`` (checked before a single
+    pixel is allocated: ``size=100000`` would need 30 GB per image)."""
+    return check_count(check_positive("size", size), "preview_size", "size (pixels per image side)")
 
 
 def check_nonnegative(name: str, value: int) -> int:
@@ -148,7 +156,7 @@ class World(ABC):
         painted in that flat colour, so only pixels showing the part change (up to its one-pixel
         anti-aliased border). Lighting is still applied on top.
         """
-        size = check_positive("size", size)
+        size = check_size(size)
         self._check_params(params)
         return self._render(params, size, self._part_color_ids(part_colors))
 
@@ -170,7 +178,7 @@ class World(ABC):
         self, seed: int, index: int, size: int = 64, part_colors: Mapping[str, Sequence[float]] | None = None
     ) -> WorldSample:
         """Sample ``index`` of stream ``seed``; identical to that element of :meth:`sample_batch`."""
-        size = check_positive("size", size)
+        size = check_size(size)
         index = check_nonnegative("index", index)
         images, labels, attributes, class_ids = self.sample_batch(seed, index, 1, size, part_colors)
         return WorldSample(images[0], labels[0], attributes[0], int(class_ids[0]))
@@ -206,7 +214,7 @@ class World(ABC):
         workers: int = 1,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Like :meth:`sample_batch` for arbitrary (e.g. shuffled) indices ``[B]``."""
-        size = check_positive("size", size)
+        size = check_size(size)
         chunk = check_positive("chunk", chunk)
         workers = check_positive("workers", workers)
         indices = np.asarray(indices, np.int64).reshape(-1)

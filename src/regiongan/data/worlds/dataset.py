@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .base import World, check_nonnegative, check_positive
+from .base import World, check_nonnegative, check_positive, check_size
 from .registry import get_world
 
 __all__ = ["WorldDataset", "to_item"]
@@ -43,7 +43,7 @@ class WorldDataset(torch.utils.data.Dataset):
         if not isinstance(world, World):
             raise TypeError(f"world must be a World or a world name, got {type(world).__name__}")
         self.world = world
-        self.size = check_positive("size", size)
+        self.size = check_size(size)
         self.seed = check_nonnegative("seed", seed)
         self.length = check_positive("length", length)
 

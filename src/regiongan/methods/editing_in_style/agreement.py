@@ -17,6 +17,8 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
+from ... import limits
+from ...latents import check_truncation_psi
 from ...ops.masks import resize_mask
 from .catalog import Catalog
 from .errors import check_count
@@ -167,7 +169,9 @@ def cluster_agreement(
     (IoU of the catalog's own naming).
     """
     catalog.check_model(G)
-    samples = check_count(samples, "samples", 1)
+    samples = limits.check_count(samples, "samples", "samples")
+    truncation_psi = check_truncation_psi(truncation_psi)
+    batch_size = check_count(batch_size, "batch_size", 1)
     overlap = PartOverlap(catalog.k, parser.part_names)
     z = sample_codes(G, samples, seed)
     with torch.no_grad():

@@ -14,7 +14,10 @@ from typing import Any, Iterator, Mapping, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from ... import limits
 from ...identity import model_record
+from ...latents import check_truncation_psi
+from ...validate import finite
 from .agreement import PartOverlap, agreement_json, json_float, match_clusters_to_parts
 from .catalog import Catalog
 from .contributions import ContributionAccumulator, hard_memberships
@@ -75,9 +78,13 @@ def build_catalog(
         :class:`~.catalog.Catalog` with ``centroids [K, C]`` and ``contributions {control point: [K, C_l]}``;
         the same arguments give the same catalog.
     """
-    samples = check_count(samples, "samples", 1)
+    samples = limits.check_count(samples, "samples", "samples")
     k = check_count(k, "k (number of clusters)", 2)
     batch_size = check_count(batch_size, "batch_size", 1)
+    truncation_psi = check_truncation_psi(truncation_psi)
+    cache_mb = finite(cache_mb, "cache_mb", 0, error=CatalogError)
+    min_iou = finite(min_iou, "min_iou", 0, 1, error=CatalogError)
+    min_part_iou = finite(min_part_iou, "min_part_iou", 0, 1, error=CatalogError)
     if getattr(G, "c_dim", 0):
         raise CatalogError("catalogs of class-conditional models are not supported yet (c_dim > 0)")
     valid = catalog_layers(G)

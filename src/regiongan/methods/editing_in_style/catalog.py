@@ -29,6 +29,7 @@ from ...checkpoints import MODELS_DIR
 from ...checkpoints.files import atomic_write, check_format, check_overwrite, json_writer, read_json, read_safetensors
 from ...identity import check_same_weights
 from ...ops.masks import resize_mask
+from ...validate import finite_tensor, json_field
 from .contributions import hard_memberships
 from .errors import CatalogError
 
@@ -56,6 +57,8 @@ _REBUILD = f"rebuild it with {_BUILD}"
 
 #: A part: a catalog name, a cluster id (int or ``"3"``) or a list of cluster ids.
 PartSpec = Union[str, int, Sequence[int]]
+#: Contribution values are fractions in [0, 1]; this much rounding beyond either end is accepted.
+_FRACTION_TOLERANCE = 1e-4
 
 
 @dataclass
@@ -75,13 +78,31 @@ class Catalog:
     info: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.centroids, torch.Tensor) or self.centroids.ndim != 2:
+        """Every field is checked here, so a catalog file, a recipe's record and a built catalog obey one rule."""
+        if not isinstance(self.centroids, torch.Tensor) or self.centroids.ndim != 2 or not self.centroids.shape[0]:
             raise CatalogError(f"centroids must be a [K, C] tensor, got {getattr(self.centroids, 'shape', self.centroids)!r}")
+        finite_tensor(self.centroids, "the catalog's centroids", ("K", "C"), CatalogError)
+        if not isinstance(self.layer, str) or not self.layer:
+            raise CatalogError(f"the catalog layer must be a control point name, got {self.layer!r}")
+        if not isinstance(self.contributions, Mapping):
+            got = type(self.contributions).__name__
+            raise CatalogError(f"contributions must be a dict {{control point: [K, C] tensor}}, got {got}")
         for name, m in self.contributions.items():
             if not isinstance(m, torch.Tensor) or m.ndim != 2 or m.shape[0] != self.k:
                 raise CatalogError(f"contribution matrix {name} must be [K={self.k}, C], got {getattr(m, 'shape', m)!r}")
-        if not isinstance(self.model, Mapping) or not self.model.get("fingerprint"):
-            raise CatalogError(f"model must be the record of identity.model_record(G) with a fingerprint, got {self.model!r}")
+            finite_tensor(m, f"contribution matrix {name}", (self.k, "C"), CatalogError)
+            if m.numel() and (float(m.min()) < -_FRACTION_TOLERANCE or float(m.max()) > 1 + _FRACTION_TOLERANCE):
+                raise CatalogError(
+                    f"contribution matrix {name} holds values from {float(m.min()):.4g} to {float(m.max()):.4g}, but "
+                    f"contributions are fractions in [0, 1]; {_REBUILD}"
+                )
+        fingerprint = self.model.get("fingerprint") if isinstance(self.model, Mapping) else None
+        if not isinstance(fingerprint, str) or not fingerprint:
+            got = f"fingerprint {fingerprint!r}" if isinstance(self.model, Mapping) else type(self.model).__name__
+            raise CatalogError(f"model must be the record of identity.model_record(G) with a fingerprint, got {got}")
+        if not isinstance(self.names, Mapping) or not isinstance(self.info, Mapping):
+            bad = "names" if not isinstance(self.names, Mapping) else "info"
+            raise CatalogError(f"the catalog's {bad} must be a dict, got {type(getattr(self, bad)).__name__}")
         # JSON values only (a config may hold int keys), so the record saves and travels in recipes as it is
         self.model = json.loads(json.dumps(dict(self.model), default=str))
         names, self.names = self.names, {}
@@ -102,6 +123,8 @@ class Catalog:
         for name, ids in mapping.items():
             if not isinstance(name, str) or not name.strip() or name.strip().isdigit() or name != name.strip():
                 raise CatalogError(f"a part name must be a non-empty word that is not a number, got {name!r}")
+            if not isinstance(ids, (int, list, tuple)):
+                raise CatalogError(f"part {name!r}: cluster ids must be an int or a list of ints, got {ids!r}")
             ids_list = [ids] if isinstance(ids, int) else list(ids)
             bad = [i for i in ids_list if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < self.k]
             if bad or not ids_list:
@@ -180,9 +203,12 @@ class Catalog:
         missing = [key for key in need if key not in d]
         if missing:
             raise CatalogError(f"a catalog needs {list(need)}; missing {missing}")
+        optional = (dict, type(None))
+        for key, kind in (("layer", str), ("model", dict), ("contributions", dict), ("names", optional), ("info", optional)):
+            json_field(d, key, kind, "a catalog record", CatalogError, default=None)
         return cls(
             centroids=d["centroids"], layer=d["layer"], contributions=dict(d["contributions"]), model=dict(d["model"]),
-            names={k: list(v) for k, v in (d.get("names") or {}).items()}, info=dict(d.get("info") or {}),
+            names=dict(d.get("names") or {}), info=dict(d.get("info") or {}),
         )  # fmt: skip
 
     def save(self, directory: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -224,25 +250,35 @@ class Catalog:
         p = Path(path)
         directory = p.parent if p.is_file() else p
         meta = _read_meta(directory / JSON_FILE)
+        where = str(directory / JSON_FILE)
+        layer = json_field(meta, "layer", str, where, CatalogError)
+        model = json_field(meta, "model", dict, where, CatalogError)
+        names = json_field(meta, "names", (dict, type(None)), where, CatalogError, default=None) or {}
+        info = json_field(meta, "info", (dict, type(None)), where, CatalogError, default=None) or {}
+        order = json_field(meta, "contribution_layers", list, where, CatalogError)
+        if not all(isinstance(n, str) for n in order):
+            raise CatalogError(f"{where}: 'contribution_layers' must be a list of control point names, got {order!r:.80}")
+        recorded = json_field(json_field(meta, "tensors", dict, where, CatalogError), "sha256", str, where, CatalogError)
         weights = directory / TENSORS_FILE
         if not weights.is_file():
             raise CatalogError(f"{directory}: {TENSORS_FILE} is missing next to {JSON_FILE}; {_REBUILD}")
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-        if digest != (meta.get("tensors") or {}).get("sha256"):
+        if digest != recorded:
             raise CatalogError(
                 f"{directory}: {TENSORS_FILE} does not belong to this {JSON_FILE} (sha256 mismatch): a save was "
                 f"interrupted, or the files come from two catalogs; save the catalog again or {_REBUILD}"
             )
         tensors, _ = read_safetensors(weights, CatalogError)
-        order = meta.get("contribution_layers") or []
         missing = [n for n in ["centroids"] + [f"contribution/{n}" for n in order] if n not in tensors]
         if missing:
             raise CatalogError(f"{weights}: missing tensors {missing[:4]}; {_REBUILD}")
-        return cls(
-            centroids=tensors["centroids"], layer=meta["layer"],
-            contributions={n: tensors[f"contribution/{n}"] for n in order}, model=meta["model"],
-            names={k: list(v) for k, v in (meta.get("names") or {}).items()}, info=meta.get("info") or {},
-        )  # fmt: skip
+        try:
+            return cls(
+                centroids=tensors["centroids"], layer=layer, contributions={n: tensors[f"contribution/{n}"] for n in order},
+                model=model, names=dict(names), info=dict(info),
+            )  # fmt: skip
+        except CatalogError as e:
+            raise CatalogError(f"{directory}: {e}") from None
 
 
 def _read_meta(path: Path) -> dict[str, Any]:

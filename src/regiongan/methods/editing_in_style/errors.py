@@ -1,8 +1,11 @@
-"""The error every part of Editing in Style raises for bad input, and the one check of counts."""
+"""The error every part of Editing in Style raises for bad input, and its check of ints (the rule of
+:func:`regiongan.validate.integer`, raised as a :class:`CatalogError`)."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from ...validate import integer
 
 __all__ = ["CatalogError", "check_count"]
 
@@ -12,7 +15,6 @@ class CatalogError(ValueError):
 
 
 def check_count(value: Any, what: str, minimum: int) -> int:
-    """``value`` if it is an int ``>= minimum`` (not a bool), else a :class:`CatalogError` naming ``what``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise CatalogError(f"{what} must be an int >= {minimum}, got {value!r}")
-    return value
+    """``value`` if it is an int ``>= minimum`` (not a bool), else a :class:`CatalogError` naming ``what``
+    (sizes with a resource cap are checked by :func:`regiongan.limits.check_count` first)."""
+    return integer(value, what, minimum, error=CatalogError)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 
 from ...generators.base import SynthesisOutput
+from ...validate import seed as check_seed
 from .errors import CatalogError
 
 __all__ = ["catalog_layers", "default_catalog_layer", "style_input_features", "sample_codes", "sample_features"]
@@ -58,7 +59,7 @@ def style_input_features(G) -> dict[str, str | None]:
 def sample_codes(G, samples: int, seed: int) -> torch.Tensor:
     """``z [samples, z_dim]`` = ``torch.randn`` from ``torch.Generator().manual_seed(seed)``, on the CPU
     (the catalog's own samples: the same on every device)."""
-    return torch.randn([samples, G.z_dim], generator=torch.Generator().manual_seed(seed))
+    return torch.randn([samples, G.z_dim], generator=torch.Generator().manual_seed(check_seed(seed)))
 
 
 def sample_features(G, z: torch.Tensor, truncation_psi: float = 1.0) -> SynthesisOutput:

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ...validate import finite
 from .errors import CatalogError, check_count
 
 __all__ = ["KMeansResult", "VectorSource", "spherical_kmeans", "assign_clusters", "kmeans_similarity"]
@@ -135,8 +136,7 @@ def spherical_kmeans(
     init_size = check_count(init_size, "init_size", 1)
     if batch_size is not None:
         batch_size = check_count(batch_size, "batch_size", 1)
-    if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol >= 0):
-        raise CatalogError(f"tol must be a finite number >= 0, got {tol!r}")
+    tol = finite(tol, "tol", 0, error=CatalogError)
     gen = generator if generator is not None else torch.Generator().manual_seed(0)
     if isinstance(data, torch.Tensor):
         if data.ndim != 2:

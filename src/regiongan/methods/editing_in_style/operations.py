@@ -17,6 +17,7 @@ from typing import Any, Mapping, Union
 import torch
 
 from ...latents import Code, Space, code_tensor, codes_to_ws
+from ...limits import check_count
 from ...registry import register_method
 from ...results import Result
 from .catalog import Catalog, PartSpec, catalog_path, list_catalogs, load_catalog, shipped_catalog_dir
@@ -92,8 +93,10 @@ def transfer_part(
     cat, record = resolve_catalog(G, catalog)
     cat.check_model(G)
     queries = part_queries(cat, part, method, lam, eps, rho)
-    ws_t = codes_to_ws(G, code_tensor(G, target, space, "target"), space, c, truncation_psi, what="target")
-    ws_r = codes_to_ws(G, code_tensor(G, reference, space, "reference"), space, c, truncation_psi, what="reference")
+    t, r = code_tensor(G, target, space, "target"), code_tensor(G, reference, space, "reference")
+    check_count(max(len(t) if t.ndim else 1, len(r) if r.ndim else 1), "images", "the number of images (the batch N)")
+    ws_t = codes_to_ws(G, t, space, c, truncation_psi, what="target")
+    ws_r = codes_to_ws(G, r, space, c, truncation_psi, what="reference")
     out = transfer_styles(G, ws_t, ws_r, queries, return_features=True)
     part_mask = cat.part_mask(out.features, part, G.img_resolution)
     extras = {"queries": queries, "clusters": cat.cluster_ids(part), "part_mask": part_mask}

@@ -16,6 +16,7 @@ import torch
 
 from ...generators.base import BlendedStyle, Style
 from ...latents import Space, check_truncation_psi, codes_to_ws
+from ...limits import check_count
 from ...layer_selection import LayerSpec, select_layers
 from ...ops.masks import resize_mask
 from ...regions import Region, RegionError, RegionSet
@@ -144,6 +145,7 @@ def blend_generate(
             f"batch sizes disagree ({', '.join(bad)}); every code and the RegionSet must have batch N={n} or 1 "
             "(which broadcasts)"
         )
+    check_count(n, "images", "the number of images (the batch N)")
     masks = regions.feather(feather).masks.to(ws_list[0].device)
     masks = masks.expand(n, -1, -1, -1)
     # Styles per code at the code's own batch (K affine calls, the cost ITAN adds), then broadcast.

@@ -21,11 +21,12 @@ from typing import Any, Literal, Sequence
 import torch
 
 from ...limits import check_count
-from ...latents import Code, Space, class_vector, code_tensor, codes_to_ws
+from ...latents import Code, Space, check_truncation_psi, class_vector, code_tensor, codes_to_ws
 from ...layer_selection import LayerSpec
 from ...regions import Region, RegionSet
 from ...registry import register_method
 from ...results import Result
+from ...validate import seed
 from ..inputs import RegionLike, RegionsLike, needs_images, resolve_region, resolve_regionset
 from ..sampling import render
 from .blend import BlendSpace, ITANNoise, ITANOutput, blend_generate
@@ -76,13 +77,14 @@ def blend(
     if isinstance(codes, torch.Tensor) or not isinstance(codes, (list, tuple)):
         raise TypeError("codes must be a list of K codes (one per region), e.g. [3, 11] or [z_outside, z_inside]")
     tensors = [code_tensor(G, v, space, f"codes[{i}]") for i, v in enumerate(codes)]
+    noise_seed = seed(noise_seed, "noise_seed")
     images = None
     if _needs_images(regions):
         if not 0 <= base < len(tensors):
             raise ValueError(f"base must be a region index in 0..{len(tensors) - 1}, got {base!r}")
         images = _images_of(G, tensors[base], space, c, truncation_psi)
     partition, record = resolve_regionset(G, regions, images, parser)
-    gen = torch.Generator().manual_seed(int(noise_seed))
+    gen = torch.Generator().manual_seed(noise_seed)
     out = blend_generate(
         G, tensors, partition, space=space, layers=layers, base=base, feather=feather, noise=noise,
         generator=gen, c=c, truncation_psi=truncation_psi, blend_space=blend_space,
@@ -114,6 +116,7 @@ def resample(
     [variations, 3, R, R]``; extras ``codes`` (the new z), ``masks``, ``layers``, ``ws``.
     """
     variations = check_count(variations, "variations", "variations")
+    variation_seed = seed(variation_seed, "variation_seed")
     if noise not in ("const", "resample"):
         raise ValueError(f"resample noise must be 'const' or 'resample' (fresh noise inside the region), got {noise!r}")
     ws = codes_to_ws(G, code_tensor(G, code, space), space, c, truncation_psi, what="code")
@@ -122,7 +125,7 @@ def resample(
     reg, record = _single_region(G, region, render(G, ws) if needs_images(region) else None, parser)
     if reg.batch != 1:
         raise ValueError(f"region has batch {reg.batch}; resample varies one image, give one mask")
-    gen = torch.Generator(device=ws.device).manual_seed(int(variation_seed))
+    gen = torch.Generator(device=ws.device).manual_seed(variation_seed)
     z_new = torch.randn([variations, G.z_dim], generator=gen, device=ws.device)
     ws_new = G.map(z_new, class_vector(G, c, variations), truncation_psi)
     out = blend_generate(
@@ -159,9 +162,10 @@ def transfer(
     """
     t = code_tensor(G, target, space, "target")
     r = code_tensor(G, reference, space, "reference")
+    noise_seed = seed(noise_seed, "noise_seed")
     before = _images_of(G, t, space, c, truncation_psi) if needs_images(region) else None
     reg, record = _single_region(G, region, before, parser)
-    gen = torch.Generator().manual_seed(int(noise_seed))
+    gen = torch.Generator().manual_seed(noise_seed)
     out = blend_generate(
         G, [t, r], RegionSet.foreground_background(reg), space=space, layers=layers, base=0, feather=feather,
         noise=noise, generator=gen, c=c, truncation_psi=truncation_psi, blend_space=blend_space,
@@ -194,9 +198,12 @@ def saliency(
     ``images [N, 3, R, R]``; extras ``masks``, ``layers``, ``ws``, ``psi`` (per region).
     """
     z = code_tensor(G, code, space)
+    per_region = isinstance(psi, (list, tuple))
+    psi = [check_truncation_psi(p, f"psi[{i}]") for i, p in enumerate(psi)] if per_region else check_truncation_psi(psi, "psi")
+    background_psi = check_truncation_psi(background_psi, "background_psi")
     images = _images_of(G, z, space, c, truncation_psi) if _needs_images(region) else None
     partition, record = resolve_regionset(G, region, images, parser)
-    if isinstance(psi, (list, tuple)):
+    if per_region:
         psis = list(psi)
         if len(psis) != partition.k:
             raise ValueError(

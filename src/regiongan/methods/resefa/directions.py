@@ -17,7 +17,8 @@ import torch
 
 from ... import __version__
 from ...checkpoints.files import atomic_write, check_overwrite, check_version, read_safetensors, safetensors_writer
-from ...latents import SPACES
+from ...latents import SPACES, check_truncation_psi
+from ...validate import finite_tensor, integer, json_field
 
 __all__ = ["Directions", "DirectionsLike", "FORMAT", "FORMAT_VERSION", "load_directions", "as_directions", "directions_summary"]
 
@@ -26,6 +27,8 @@ FORMAT = "regiongan-directions"
 FORMAT_VERSION = 2
 #: The meta keys the recipe form of one direction keeps (the rest describes the computation, not the edit).
 _RECIPE_META = ("truncation_psi", "index", "region_spec", "samples", "solver", "tau", "layers")
+#: How far a direction's norm may be from 1 (float32 rounding of a normalised vector is ~1e-7).
+_UNIT_TOLERANCE = 1e-3
 
 
 def _json_clean(value: Any, what: str) -> Any:
@@ -57,21 +60,47 @@ class Directions:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        """Every field is checked here, so a file, a recipe's record and a hand-built object obey one rule."""
         if (
             not isinstance(self.vectors, torch.Tensor) or not isinstance(self.eigenvalues, torch.Tensor)
-            or self.vectors.ndim != 2 or self.eigenvalues.shape != (self.vectors.shape[0],)
+            or self.vectors.ndim != 2 or self.eigenvalues.shape != (self.vectors.shape[0],) or not self.vectors.shape[0]
         ):  # fmt: skip
             shapes = [tuple(getattr(t, "shape", ())) for t in (self.vectors, self.eigenvalues)]
-            raise ValueError(f"Directions: vectors must be [k, d] and eigenvalues [k], got {shapes[0]} and {shapes[1]}")
-        if self.space not in SPACES:
+            raise ValueError(
+                f"Directions: vectors must be [k, d] and eigenvalues [k] with k >= 1, got {shapes[0]} and {shapes[1]}"
+            )
+        if not isinstance(self.space, str) or self.space not in SPACES:
             raise ValueError(f"Directions: unknown space {self.space!r}; use one of {SPACES}")
-        self.rows = tuple(int(r) for r in self.rows)
+        if isinstance(self.rows, (str, bytes)) or not isinstance(self.rows, (list, tuple)):
+            raise ValueError(f"Directions: rows must be a list of W+ row indices, got {self.rows!r}")
+        self.rows = tuple(integer(r, "Directions: each of rows (a W+ row index)", 0) for r in self.rows)
         if (self.space == "z") != (not self.rows):
             raise ValueError(f"Directions: space {self.space!r} with rows {self.rows}: z moves no rows, w / w+ at least one")
         if self.space == "w+" and self.vectors.shape[1] % len(self.rows):
             raise ValueError(f"Directions: w+ vectors of size {self.vectors.shape[1]} do not split over {len(self.rows)} rows")
+        finite_tensor(self.vectors, "Directions: vectors", ("k", "d"))
+        finite_tensor(self.eigenvalues, "Directions: eigenvalues", ("k",))
+        norms = self.vectors.double().norm(dim=1)
+        off = int((norms - 1).abs().argmax())
+        if abs(float(norms[off]) - 1) > _UNIT_TOLERANCE:
+            raise ValueError(
+                f"Directions: vectors must be unit rows (a strength is a distance along them), but row {off} has norm "
+                f"{float(norms[off]):.6g}; normalise them (v / v.norm(dim=1, keepdim=True))"
+            )
+        if self.region is not None:
+            finite_tensor(self.region, "Directions: region", ("N", 1, "H", "W"))
+        for name in ("model", "meta"):
+            if not isinstance(getattr(self, name), Mapping):
+                raise ValueError(f"Directions: {name} must be a dict of JSON values, got {type(getattr(self, name)).__name__}")
+        if not isinstance(self.model.get("name"), (str, type(None))):
+            raise ValueError(f"Directions: model['name'] must be a model name or null, got {self.model.get('name')!r}")
+        if "truncation_psi" in self.meta:
+            check_truncation_psi(self.meta["truncation_psi"], "Directions: meta['truncation_psi']")
         self.model = _json_clean(dict(self.model), "model")
         self.meta = _json_clean(dict(self.meta), "meta")
+        layers = self.meta.get("layers")
+        if layers is not None and (not isinstance(layers, list) or not all(isinstance(n, str) for n in layers)):
+            raise ValueError(f"Directions: meta['layers'] must be a list of control point names or null, got {layers!r}")
 
     @property
     def k(self) -> int:
@@ -120,13 +149,13 @@ class Directions:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Directions:
-        """Directions from :meth:`to_dict`'s form."""
+        """Directions from :meth:`to_dict`'s form (every field checked by the constructor)."""
         missing = [k for k in ("vectors", "eigenvalues", "space", "rows") if k not in data]
         if missing:
             raise ValueError(f"a directions record needs {missing} (write it with Directions.to_dict())")
         return cls(
-            vectors=data["vectors"], eigenvalues=data["eigenvalues"], space=data["space"], rows=tuple(data["rows"]),
-            region=None, model=dict(data.get("model") or {}), meta=dict(data.get("meta") or {}),
+            vectors=data["vectors"], eigenvalues=data["eigenvalues"], space=data["space"], rows=data["rows"],
+            region=None, model=data.get("model") or {}, meta=data.get("meta") or {},
         )  # fmt: skip
 
     def save(self, path: str | Path, overwrite: bool = False) -> Path:
@@ -159,8 +188,13 @@ def load_directions(path: str | Path) -> Directions:
     tensors, metadata = read_safetensors(path, ValueError)
     if metadata.get("format") != FORMAT:
         raise ValueError(f"{path}: not a regiongan directions file (format {metadata.get('format')!r}, expected {FORMAT!r})")
-    check_version(metadata, path, FORMAT_VERSION, ValueError)
-    if int(metadata.get("format_version", 0)) < FORMAT_VERSION:
+    raw = metadata.get("format_version", "0")  # safetensors metadata holds strings
+    try:
+        version = int(raw)
+    except ValueError:
+        raise ValueError(f"{path}: format_version must be an int, got {raw[:20]!r}") from None
+    check_version({**metadata, "format_version": version}, path, FORMAT_VERSION, ValueError)
+    if version < FORMAT_VERSION:
         raise ValueError(
             f"{path}: directions format_version {metadata.get('format_version')} (regiongan "
             f"{metadata.get('regiongan_version', '?')}) is no longer read; recompute them with find_directions "
@@ -169,11 +203,20 @@ def load_directions(path: str | Path) -> Directions:
     missing = [k for k in ("vectors", "eigenvalues") if k not in tensors]
     if missing or "directions" not in metadata:
         raise ValueError(f"{path}: incomplete directions file (missing {missing or ['metadata']})")
-    info = json.loads(metadata["directions"])
-    return Directions(
-        vectors=tensors["vectors"], eigenvalues=tensors["eigenvalues"], space=info["space"], rows=tuple(info["rows"]),
-        region=tensors.get("region"), model=info.get("model", {}), meta=info.get("meta", {}),
-    )  # fmt: skip
+    try:
+        info = json.loads(metadata["directions"])
+    except ValueError as e:
+        raise ValueError(f"{path}: the directions metadata is not valid JSON ({e}); the file is damaged: make it again") from None
+    where = f"{path}: directions metadata"
+    try:
+        return Directions(
+            vectors=tensors["vectors"], eigenvalues=tensors["eigenvalues"], space=json_field(info, "space", str, where),
+            rows=json_field(info, "rows", list, where), region=tensors.get("region"),
+            model=json_field(info, "model", dict, where, default={}), meta=json_field(info, "meta", dict, where, default={}),
+        )  # fmt: skip
+    except ValueError as e:
+        message = str(e)
+        raise ValueError(message if message.startswith(str(path)) else f"{path}: {message}") from None
 
 
 #: What an operation accepts as ``directions``: the object, a file path, or the recipe form (a dict).

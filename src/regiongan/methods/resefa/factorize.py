@@ -28,8 +28,11 @@ from ...jacobian import (
 )
 from ...latents import Space, check_truncation_psi, class_vector, codes_to_ws, z_from_seeds
 from ...layer_selection import LayerSpec
+from ...limits import check_count
 from ...ops.masks import resize_mask
 from ...regions import Region, RegionError
+from ...validate import MAX_SEED, integer
+from ...validate import seed as check_seed
 from ..inputs import RegionLike, RegionSource, needs_images, region_source, resolve_region
 from ..sampling import render
 from .directions import Directions
@@ -64,12 +67,6 @@ DEFAULT_CHUNK = 32
 Progress = Callable[[int, int], None]
 #: A region in any form of :data:`regiongan.methods.inputs.RegionLike`, or images -> masks.
 FactorRegion = Union[RegionLike, RegionSource]
-
-
-def _check_int(value: Any, name: str, lo: int = 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < lo:
-        raise ValueError(f"{name} must be an int >= {lo}, got {value!r}")
-    return value
 
 
 def _check_mask_sides(mask: torch.Tensor, what: str) -> None:
@@ -153,9 +150,12 @@ def find_directions(
     """
     rows = latent_rows(G, space, layers)  # first: an unknown / absent space is the clearest message
     check_model(G)
-    samples = _check_int(samples, "samples")
-    seed = _check_int(seed, "seed", lo=0)
-    chunk = _check_int(chunk, "chunk")
+    samples = check_count(samples, "samples", "samples")
+    seed = check_seed(seed)
+    if seed + samples - 1 > MAX_SEED:
+        raise ValueError(f"the samples' seeds {seed}..{seed + samples - 1} pass {MAX_SEED}; use seed <= {MAX_SEED - samples + 1}")
+    chunk = integer(chunk, "chunk", 1)
+    max_jacobian_bytes = integer(max_jacobian_bytes, "max_jacobian_bytes", 1)
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     if mode not in ("forward", "reverse"):
@@ -166,7 +166,7 @@ def find_directions(
     check_tau(tau)  # before the expensive part
     res = G.img_resolution
     if downsample is not None:
-        _check_int(downsample, "downsample")
+        downsample = integer(downsample, "downsample", 1)
         if downsample > res:
             raise ValueError(f"downsample={downsample} is larger than the model's {res}x{res} images")
     if space != "z" and layers is not None:

@@ -16,8 +16,10 @@ import torch
 from ...identity import check_same_architecture
 from ...latents import Code, Space, check_truncation_psi, class_vector, code_tensor, codes_to_ws
 from ...layer_selection import LayerSpec
+from ...limits import check_count
 from ...registry import register_method
 from ...results import Result
+from ...validate import integer
 from ..sampling import render
 from .directions import DirectionsLike, as_directions
 from .spaces import check_model, check_strengths, edited_ws, latent_rows, warn_spill
@@ -66,7 +68,7 @@ def edit(
     check_model(G)
     dirs = as_directions(directions)
     check_same_architecture(G, dirs.model, "these directions")
-    one = dirs.select(index)
+    one = dirs.select(integer(index, "index (which direction)", 0, dirs.k - 1))
     rows = dirs.rows
     if layers is not None:
         if dirs.space != "w":
@@ -75,10 +77,11 @@ def edit(
         warn_spill(G, layers, stacklevel=4)
     values = check_strengths(strengths)
     if truncation_psi is None:
-        psi = float(dirs.meta.get("truncation_psi", 1.0)) if space == "z" else 1.0
+        psi = check_truncation_psi(dirs.meta.get("truncation_psi", 1.0), "the directions' truncation_psi") if space == "z" else 1.0
     else:
         psi = check_truncation_psi(truncation_psi)
     z = code_tensor(G, code, space)
+    check_count(z.shape[0] * len(values), "images", f"the number of images ({z.shape[0]} codes x {len(values)} strengths)")
     if dirs.space == "z":
         if space != "z":
             raise ValueError("a z-space direction moves z codes: give seeds or z [N, z_dim] with space='z'")

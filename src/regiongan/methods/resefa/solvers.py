@@ -32,6 +32,7 @@ from typing import Literal
 import torch
 
 from ...jacobian import NonFiniteOutputError
+from ...validate import finite
 
 __all__ = [
     "Solver",
@@ -50,6 +51,9 @@ Solver = Literal["cholesky", "woodbury"]
 SOLVERS: tuple[str, ...] = ("cholesky", "woodbury")
 #: τ in α = τ · tr(B): the paper's value.
 DEFAULT_TAU = 1e-3
+#: The largest τ: at τ = 10⁶ the regulariser is a million times the background's whole Gram, so the
+#: directions no longer see B at all (a larger τ changes nothing, and τ · tr(B) can overflow to inf).
+MAX_TAU = 1e6
 DEFAULT_SOLVER: Solver = "cholesky"
 
 
@@ -90,14 +94,13 @@ def check_k(k: int | None, d: int) -> int:
 
 
 def check_tau(tau: float) -> float:
-    """τ as a float, or a ValueError: it must be a finite number ≥ 0."""
+    """τ as a float, or a ValueError: a finite number in ``[0, MAX_TAU]``."""
     try:
-        t = float(tau)
-    except (TypeError, ValueError):
-        raise ValueError(f"tau must be a number, got {tau!r}") from None
-    if isinstance(tau, bool) or not math.isfinite(t) or t < 0:
-        raise ValueError(f"tau must be a finite number >= 0 (paper default {DEFAULT_TAU:g}), got {tau!r}")
-    return t
+        return finite(tau, "tau", 0, MAX_TAU)
+    except ValueError:
+        raise ValueError(
+            f"tau must be a finite number >= 0 and <= {MAX_TAU:g} (paper default {DEFAULT_TAU:g}), got {tau!r}"
+        ) from None
 
 
 def regularization(B: torch.Tensor, tau: float) -> float:

@@ -16,7 +16,6 @@ too. :func:`warn_spill` says so with a :class:`LayerSpillWarning`.
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Sequence
 
@@ -26,6 +25,7 @@ from ...generators.base import tangent_pass
 from ...jacobian import ImageFn, TangentFn
 from ...latents import SPACES, Space
 from ...layer_selection import LayerSpec, layer_rows, select_layers, spilled_layers
+from ...validate import strengths as check_strengths  # the one rule for strengths (API, recipes, --strengths)
 
 __all__ = [
     "DEFAULT_SPACE",
@@ -180,18 +180,6 @@ def tangent_function(G, space: str, ws: torch.Tensor, rows: Sequence[int]) -> Ta
 
     return columns
 
-
-def check_strengths(strengths: Sequence[float] | float) -> list[float]:
-    """Strengths as a non-empty list of finite floats."""
-    values = [strengths] if isinstance(strengths, (int, float)) and not isinstance(strengths, bool) else list(strengths)
-    if not values:
-        raise ValueError("strengths must contain at least one number, e.g. [-3, 0, 3]")
-    out = []
-    for s in values:
-        if isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(float(s)):
-            raise ValueError(f"strengths must be finite numbers, got {s!r}")
-        out.append(float(s))
-    return out
 
 
 def _check_direction(G, direction: torch.Tensor, space: str, rows: Sequence[int]) -> torch.Tensor:

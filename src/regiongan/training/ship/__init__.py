@@ -13,18 +13,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import platform
+import re
 import shutil
 from pathlib import Path
 
 import torch
 
 from ...checkpoints import MODELS_DIR, load_model
+from ...checkpoints.files import MODEL_DIR, check_folder, is_model_dir, swap_directory
 from ...images import make_grid
 from ...latents import z_from_seeds
 from ..config import TrainConfig
 
 __all__ = ["ship", "training_command"]
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+#: The files of a shipped model folder; anything else in it is kept when it is shipped again.
+_SHIPPED = frozenset({"config.json", "model.safetensors", "samples.png", "README.md"})
 
 
 def training_command(cfg: TrainConfig, launcher: str = "python") -> str:
@@ -54,8 +61,15 @@ def _last_metrics(run_dir: Path) -> dict:
 
 
 def ship(run_dir: str | Path, name: str, launcher: str = "python", fd_count: int = 1000, grid: int = 32) -> Path:
-    """Copy ``run_dir/model`` to ``regiongan/models/<name>`` with ``README.md`` (card) and ``samples.png``."""
+    """Copy ``run_dir/model`` to ``regiongan/models/<name>`` with ``README.md`` (card) and ``samples.png``.
+
+    The shipped folder is built next to ``models/<name>`` and swapped in as one unit, so an interrupted ship
+    leaves the earlier shipped model whole. An existing ``models/<name>`` must be a regiongan model
+    directory (it is replaced, other files in it kept); any other folder of that name is refused.
+    """
     run_dir = Path(run_dir)
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"model name {name!r}: use one folder name of letters, digits, '.', '_' and '-', e.g. faces-64")
     src = run_dir / "model"
     if not (src / "config.json").is_file():
         raise FileNotFoundError(f"{src}: no exported model (config.json) yet; wait for the first snapshot")
@@ -63,11 +77,50 @@ def ship(run_dir: str | Path, name: str, launcher: str = "python", fd_count: int
     extra = meta.get("extra", {})
     cfg = TrainConfig.from_dict({**extra.get("train_config", {}), "resume": True})
     dest = MODELS_DIR / name
-    tmp = MODELS_DIR / f".{name}.shipping"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    check_folder(dest, True, MODEL_DIR, is_model_dir)  # re-shipping replaces the earlier one
+    write = lambda tmp: _write_shipped(tmp, run_dir, src, name, cfg, extra, launcher, fd_count, grid)  # noqa: E731
+    swap_directory(dest, write, owned=_SHIPPED.__contains__)
+    return dest
+
+
+def _carry_companions(new_config: Path, old_config: Path) -> None:
+    """Keep the part parser the earlier shipped model declared: it reads images, not weights. Its catalog
+    fits only the old weights, so it is not carried over (a stale one would be refused on every use)."""
+    if not old_config.is_file():
+        return
+    old = json.loads(old_config.read_text()).get("companions", {})
+    if not isinstance(old, dict) or "parser" not in old:
+        return
+    meta = json.loads(new_config.read_text())
+    meta["companions"] = {"parser": old["parser"]}
+    new_config.write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def _cpu_description() -> str:
+    """``"AMD EPYC CPU, 2 cores (AVX2, no AVX-512 BF16 or AMX), no GPU"``, read from the machine itself."""
+    name, flags = platform.machine(), set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name") and name == platform.machine():
+                name = line.split(":", 1)[1].strip()
+            elif line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                break
+    except OSError:
+        pass
+    simd = "AVX-512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else "no AVX2")
+    native = ", ".join(label for f, label in (("avx512_bf16", "AVX-512 BF16"), ("amx_bf16", "AMX")) if f in flags)
+    gpu = f"{torch.cuda.get_device_name()} GPU" if torch.cuda.is_available() else "no GPU"
+    return f"{name} CPU, {os.cpu_count()} cores ({simd}, {native or 'no native bf16'}), {gpu}"
+
+
+def _write_shipped(
+    tmp: Path, run_dir: Path, src: Path, name: str, cfg: TrainConfig, extra: dict, launcher: str, fd_count: int, grid: int
+) -> None:
+    """The shipped folder's files, written into the empty folder ``tmp``: the model, samples and card."""
     for f in ("config.json", "model.safetensors"):
         shutil.copy2(src / f, tmp / f)
+    _carry_companions(tmp / "config.json", MODELS_DIR / name / "config.json")
 
     G = load_model(tmp)
     with torch.no_grad():
@@ -120,7 +173,7 @@ Re-running the same command continues the run from its newest snapshot (`--resum
 |---|---|
 | images shown | {kimg:.1f} kimg (of {cfg.kimg:g} planned) |
 | training wall time | {wall_h:.2f} h (as of the last logged step) |
-| hardware | {platform.machine()} CPU, 2 cores (AVX2, no AMX), no GPU; fp32 |
+| hardware | {_cpu_description()}; fp32 |
 | batch | {cfg.batch} |
 | G config | z/w {G.z_dim}/{G.w_dim}, {cfg.mapping_layers} mapping layers, channels {G.config.get('channels')} |
 
@@ -132,10 +185,8 @@ Re-running the same command continues the run from its newest snapshot (`--resum
 
 This is an early snapshot of a run that is still going: {kimg:.1f} kimg is far below what StyleGAN2 usually needs
 (hundreds of kimg at 64²). The images above show how far it got. Later sessions continue the run and
-re-ship with `python -m regiongan.training.ship --run-dir {run_dir} --name {name}`.
+re-ship with `regiongan ship --run-dir {run_dir} --name {name}`. A re-ship keeps the part parser the earlier
+shipped model declared (`companions` in config.json) but not its Editing-in-Style catalog, which fits only
+the weights it was built on: rebuild it (see the catalog's card) and declare it again.
 """
     (tmp / "README.md").write_text(card)
-    if dest.exists():
-        shutil.rmtree(dest)
-    tmp.rename(dest)
-    return dest
