@@ -15,7 +15,8 @@ Speed: wall and CPU time of ``build_catalog`` (1,000 samples, K = 16, defaults) 
 machine would take) of a part transfer vs one plain forward pass (mapping + styles + synthesis) at
 batch 1 and 8, configurations interleaved within each repeat so background load hits both alike. "A part
 transfer" is the edit itself (:func:`edit`: model check, queries, both mappings, Eq. 3, one synthesis);
-the registered ``transfer_part`` also renders the plain target and reference for its extras (its own row).
+the registered ``transfer_part`` also checks its inputs, records its recipe and reads the part mask from the
+same synthesis pass (its own row).
 
 Evaluation: ``--pairs`` target/reference pairs (targets z from seeds 0…, references from seeds 100000…),
 for each part (eyes, nose, mouth, hair — catalog names; with ``--parser`` the catalog is built with the
@@ -124,7 +125,7 @@ def parser_or_none(name: str | None):
 
 def edit(G, zt: torch.Tensor, zr: torch.Tensor, part: PartSpec, cat: Catalog, method: str = "sequential", **query) -> torch.Tensor:
     """The part transfer itself, ``[N, 3, R, R]``: model check, queries, both mappings, Eq. 3 and one
-    synthesis pass (what ``transfer_part`` computes before rendering its extras)."""
+    synthesis pass (what ``transfer_part`` computes, without its input checks and recipe)."""
     cat.check_model(G)
     queries = part_queries(cat, part, method, **query)
     return transfer_styles(G, G.map(zt), G.map(zr), queries).image

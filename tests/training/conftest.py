@@ -27,3 +27,19 @@ def loss_lines(run_dir: Path) -> list[dict]:
     lines = [json.loads(s) for s in (Path(run_dir) / "metrics.jsonl").read_text().splitlines()]
     timing = {"img_per_s", "sec_per_kimg", "wall_s", "time"}
     return [{k: v for k, v in d.items() if k not in timing} for d in lines if "loss/G" in d]
+
+
+BIGGAN_TINY = dict(
+    family="biggan-deep", data="scenes", conditional=True, resolution=16, batch=4, z_dim=8, channel_width=8,
+    grid=4, log_every=1, threads=1, progress=False, snap_kimg=1.0, n_stats=3, standing_samples=4,
+    # augmentation and orthogonal regularisation on, so exact resume covers their random draws and terms
+    augment="color,translation,cutout", ortho_reg=1e-4, ema_kimg=0.01,
+)  # fmt: skip
+
+
+def tiny_biggan_config(run_dir: Path, steps: int, **overrides) -> TrainConfig:
+    """A class-conditional BigGAN-deep on scenes at 16² that stops after ``steps`` steps (2 D batches of 4 each)."""
+    kw = dict(BIGGAN_TINY, run_dir=str(run_dir))
+    kw.update(overrides)
+    kw.setdefault("kimg", steps * kw["batch"] * TrainConfig(**{**kw, "kimg": 1}).d_steps / 1000)
+    return TrainConfig(**kw)

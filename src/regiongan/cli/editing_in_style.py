@@ -49,8 +49,8 @@ EPILOG_TRANSFER = """\b
 Examples:
   regiongan part-transfer --model faces-64 --target 3 --reference 11 --part eyes --out out/pt.png
   regiongan part-transfer -m faces-64 -c catalogs/faces64 --target 3 --reference 11 --part 7 --method simultaneous --lam 4 -o out/pt.png
-Writes OUT (grid: target | reference | result), OUT_00.png (the result), OUT_region.png (the part's
-clusters on the target) and OUT.json + OUT.safetensors (the recipe, with the catalog inside unless it is a
+Writes OUT (grid: target | reference | result), OUT_00.png (the result), OUT_region.png (where the part's
+clusters are in the result) and OUT.json + OUT.safetensors (the recipe, with the catalog inside unless it is a
 shipped one; `regiongan replay OUT.json --out again.png` reproduces it).
 --catalog defaults to the model's companion catalog (faces-64: catalog-faces-64). --part takes a catalog
 part name, a cluster id or ids (3,7); sequential uses --eps / --rho, simultaneous --lam.

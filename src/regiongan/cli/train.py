@@ -16,7 +16,7 @@ from ..training.ship import ship as ship_run
 @click.command("train")
 @click_train_options
 def train(**options) -> None:
-    """Train a StyleGAN2 on a procedural world or an image folder (CPU or GPU).
+    """Train a StyleGAN2 or BigGAN-deep (--family) on a procedural world or an image folder (CPU or GPU).
 
     \b
     Examples:

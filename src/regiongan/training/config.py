@@ -4,6 +4,10 @@ One dataclass is the single place where an option lives: its default, its help t
 :func:`add_train_arguments` (argparse) and :func:`click_train_options` (click) build command-line options from
 the fields, and :meth:`TrainConfig.from_kwargs` turns parsed options back into a config, so the
 ``python -m regiongan.training`` entry point and a ``regiongan train`` subcommand stay in step.
+
+``family`` picks the generator family (``stylegan2`` or ``biggan-deep``). Options whose default differs per
+family are ``None`` in the dataclass and filled from :data:`FAMILY_DEFAULTS` when the config is built; an
+option that only one family has stays ``None`` for the other, and giving it a value there is an error.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from typing import Any, Callable
 
 __all__ = [
     "TrainConfig",
+    "FAMILIES",
+    "FAMILY_DEFAULTS",
     "RUN_CONTROL_FIELDS",
     "AUGMENT_OPS",
     "parse_channels",
@@ -33,9 +39,37 @@ RUN_CONTROL_FIELDS = frozenset(
 )
 
 
+#: Generator families the loop can train (``regiongan.training.families`` holds one module per family).
+FAMILIES = ("stylegan2", "biggan-deep")
+
+_SG2_ONLY = dict(
+    w_dim=256, mapping_layers=4, channel_base=16384, channel_max=256, g_architecture="skip", mbstd_group=4,
+    r1_gamma=1.0, r1_interval=16, pl_weight=0.0, pl_interval=4, pl_decay=0.01, pl_batch_shrink=2, style_mixing=0.9,
+)  # fmt: skip
+_BIGGAN_ONLY = dict(
+    channel_width=32, d_channel_width="channel_width", blocks_per_resolution=2, attention="resolution/2",
+    n_stats=17, standing_samples=64, ortho_reg=0.0,
+)  # fmt: skip
+
+#: Per-family values of the options left ``None`` in the dataclass. A string value names a rule resolved
+#: from other fields (``"channel_width"``: the same value; ``"resolution/2"``). Options absent from a
+#: family's table do not apply to it and stay ``None``.
+FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "stylegan2": dict(z_dim=256, g_lr=0.0025, d_lr=0.0025, beta2=0.99, d_steps=1, **_SG2_ONLY),
+    # BigGAN (Brock et al. 2019, appendix C): Adam 1e-4 / 4e-4, betas (0, 0.999), two D steps per G step.
+    "biggan-deep": dict(z_dim=128, g_lr=1e-4, d_lr=4e-4, beta2=0.999, d_steps=2, **_BIGGAN_ONLY),
+}
+_RULES = {"d_channel_width", "attention"}  # BigGAN fields whose default is a rule, not a literal
+
+
 def _opt(default: Any, help: str, **extra: Any) -> Any:
     """A dataclass field that carries its command-line help text."""
     return field(default=default, metadata={"help": help, **extra})
+
+
+def _family_opt(type_: type, help: str, **extra: Any) -> Any:
+    """An option whose default depends on ``family`` (``None`` until :meth:`TrainConfig.__post_init__`)."""
+    return field(default=None, metadata={"help": help, "type": type_, "per_family": True, **extra})
 
 
 def parse_channels(spec: str | dict | None) -> dict[int, int] | None:
@@ -71,27 +105,36 @@ class TrainConfig:
     device: str = _opt("auto", "auto, cpu or cuda")
     threads: int = _opt(0, "CPU threads per process (0: cores / processes)")
     # -- generator ------------------------------------------------------------------------------------
-    z_dim: int = _opt(256, "latent size")
-    w_dim: int = _opt(256, "intermediate latent size")
-    mapping_layers: int = _opt(4, "layers of G's mapping network")
-    channel_base: int = _opt(16384, "feature maps at resolution r: min(channel_base // r, channel_max) (G and D)")
-    channel_max: int = _opt(256, "upper bound of feature maps per layer (G and D)")
-    g_channels: dict | None = _opt(None, "G feature maps per resolution, e.g. '4:256,8:256,16:256,32:128,64:64'")
-    d_channels: dict | None = _opt(None, "D feature maps per resolution (default: as G)")
-    g_architecture: str = _opt("skip", "G synthesis architecture", choices=("orig", "skip", "resnet"))
-    mbstd_group: int = _opt(4, "minibatch-stddev group size of D")
+    family: str = _opt("stylegan2", "generator family: sets the networks, the loss and the per-family defaults", choices=FAMILIES)
+    z_dim: int | None = _family_opt(int, "latent size")
+    w_dim: int | None = _family_opt(int, "intermediate latent size")
+    mapping_layers: int | None = _family_opt(int, "layers of G's mapping network")
+    channel_base: int | None = _family_opt(int, "feature maps at resolution r: min(channel_base // r, channel_max) (G and D)")
+    channel_max: int | None = _family_opt(int, "upper bound of feature maps per layer (G and D)")
+    g_channels: dict | None = _opt(None, "G feature maps per resolution, e.g. '4:256,8:256,16:256,32:128,64:64' (stylegan2)")
+    d_channels: dict | None = _opt(None, "D feature maps per resolution (default: as G) (stylegan2)")
+    g_architecture: str | None = _family_opt(str, "G synthesis architecture", choices=("orig", "skip", "resnet"))
+    mbstd_group: int | None = _family_opt(int, "minibatch-stddev group size of D")
+    channel_width: int | None = _family_opt(int, "BigGAN's ch: G has 16·ch feature maps at 4², halved four times down to ch")
+    d_channel_width: int | None = _family_opt(int, "BigGAN D's ch: ch feature maps at full resolution, doubled per halving up to 16·ch")
+    blocks_per_resolution: int | None = _family_opt(int, "residual blocks per resolution in G and D (BigGAN-deep: 2)")
+    attention: int | None = _family_opt(int, "resolution of the self-attention layer in G and D (0: none)")
+    n_stats: int | None = _family_opt(int, "BN statistics rows in the exported G, one per truncation on an even grid of [0, 1]")
+    standing_samples: int | None = _family_opt(int, "samples per truncation row for the exported G's standing BN statistics")
     # -- objective and optimiser ----------------------------------------------------------------------
-    g_lr: float = _opt(0.0025, "Adam learning rate of G")
-    d_lr: float = _opt(0.0025, "Adam learning rate of D")
+    g_lr: float | None = _family_opt(float, "Adam learning rate of G")
+    d_lr: float | None = _family_opt(float, "Adam learning rate of D")
     beta1: float = _opt(0.0, "Adam beta1")
-    beta2: float = _opt(0.99, "Adam beta2")
-    r1_gamma: float = _opt(1.0, "R1 weight gamma (0 disables)")
-    r1_interval: int = _opt(16, "lazy R1: every this many steps")
-    pl_weight: float = _opt(0.0, "path-length regulariser weight (0 disables; StyleGAN2 uses 2)")
-    pl_interval: int = _opt(4, "lazy path-length regularisation: every this many steps")
-    pl_decay: float = _opt(0.01, "decay of the path-length EMA")
-    pl_batch_shrink: int = _opt(2, "path-length batch = batch / this")
-    style_mixing: float = _opt(0.9, "probability of style mixing regularisation")
+    beta2: float | None = _family_opt(float, "Adam beta2")
+    d_steps: int | None = _family_opt(int, "D steps per G step, each on its own real batch")
+    r1_gamma: float | None = _family_opt(float, "R1 weight gamma (0 disables)")
+    r1_interval: int | None = _family_opt(int, "lazy R1: every this many steps")
+    pl_weight: float | None = _family_opt(float, "path-length regulariser weight (0 disables; StyleGAN2 uses 2)")
+    pl_interval: int | None = _family_opt(int, "lazy path-length regularisation: every this many steps")
+    pl_decay: float | None = _family_opt(float, "decay of the path-length EMA")
+    pl_batch_shrink: int | None = _family_opt(int, "path-length batch = batch / this")
+    style_mixing: float | None = _family_opt(float, "probability of style mixing regularisation")
+    ortho_reg: float | None = _family_opt(float, "BigGAN's orthogonal regularisation of G's weights (0 disables)")
     ema_kimg: float = _opt(10.0, "half-life of G's EMA in thousand images")
     ema_rampup: float = _opt(0.05, "EMA half-life ramp-up as a fraction of images seen (0 disables)")
     augment: str = _opt("", "DiffAugment ops applied to real and fake images before D: '' or e.g. 'color,translation,cutout'")
@@ -105,7 +148,19 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.g_channels = parse_channels(self.g_channels)
         self.d_channels = parse_channels(self.d_channels)
+        self._fill_family_defaults()
         self.validate()
+
+    def _fill_family_defaults(self) -> None:
+        """Options left ``None`` take the value of :data:`FAMILY_DEFAULTS` for ``family`` (if it applies)."""
+        defaults = FAMILY_DEFAULTS.get(self.family, {})
+        for name, value in defaults.items():
+            if getattr(self, name) is None and name not in _RULES:
+                setattr(self, name, value)
+        if "d_channel_width" in defaults and self.d_channel_width is None:
+            self.d_channel_width = self.channel_width
+        if "attention" in defaults and self.attention is None and isinstance(self.resolution, int):
+            self.attention = self.resolution // 2
 
     # ------------------------------------------------------------------------------------------- checks
     def validate(self) -> None:
@@ -116,27 +171,35 @@ class TrainConfig:
             if not ok:
                 errors.append(message)
 
+        def given(name: str) -> bool:  # options of the other family stay None
+            return getattr(self, name) is not None
+
         r = self.resolution
         need(isinstance(r, int) and r >= 8 and r & (r - 1) == 0, f"resolution must be a power of two >= 8, got {r}")
         for name in ("batch", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "mbstd_group",
-                     "r1_interval", "pl_interval", "pl_batch_shrink", "log_every", "keep_snapshots", "grid"):  # fmt: skip
+                     "r1_interval", "pl_interval", "pl_batch_shrink", "log_every", "keep_snapshots", "grid",
+                     "d_steps", "blocks_per_resolution", "n_stats", "standing_samples"):  # fmt: skip
             v = getattr(self, name)
-            need(isinstance(v, int) and not isinstance(v, bool) and v > 0, f"{name} must be a positive integer, got {v!r}")
-        for name in ("seed", "data_seed", "threads"):
+            if name == "batch" or given(name):
+                need(isinstance(v, int) and not isinstance(v, bool) and v > 0, f"{name} must be a positive integer, got {v!r}")
+        for name in ("seed", "data_seed", "threads", "attention"):
             v = getattr(self, name)
-            need(isinstance(v, int) and v >= 0, f"{name} must be an integer >= 0, got {v!r}")
+            if given(name):
+                need(isinstance(v, int) and v >= 0, f"{name} must be an integer >= 0, got {v!r}")
         for name in ("kimg", "snap_kimg", "g_lr", "d_lr"):
             v = getattr(self, name)
             need(isinstance(v, (int, float)) and v > 0, f"{name} must be > 0, got {v!r}")
-        for name in ("r1_gamma", "pl_weight", "ema_kimg", "ema_rampup"):
+        for name in ("r1_gamma", "pl_weight", "ema_kimg", "ema_rampup", "ortho_reg"):
             v = getattr(self, name)
-            need(isinstance(v, (int, float)) and v >= 0, f"{name} must be >= 0, got {v!r}")
+            if given(name):
+                need(isinstance(v, (int, float)) and v >= 0, f"{name} must be >= 0, got {v!r}")
         for name in ("beta1", "beta2", "pl_decay", "style_mixing"):
             v = getattr(self, name)
-            need(isinstance(v, (int, float)) and 0 <= v <= 1, f"{name} must be in [0, 1], got {v!r}")
+            if given(name):
+                need(isinstance(v, (int, float)) and 0 <= v <= 1, f"{name} must be in [0, 1], got {v!r}")
         for f in dataclasses.fields(self):
             choices = f.metadata.get("choices")
-            if choices and getattr(self, f.name) not in choices:
+            if choices and given(f.name) and getattr(self, f.name) not in choices:
                 errors.append(f"{f.name} must be one of {', '.join(choices)}; got {getattr(self, f.name)!r}")
         need(self.device in ("auto", "cpu", "cuda") or str(self.device).startswith("cuda:"),
              f"device must be auto, cpu or cuda, got {self.device!r}")  # fmt: skip
@@ -147,8 +210,40 @@ class TrainConfig:
             chans = getattr(self, name) or {}
             extra = sorted(k for k in chans if isinstance(r, int) and k > r)
             need(not extra, f"{name} lists resolutions above --resolution {r}: {extra}")
+        if self.family in FAMILY_DEFAULTS:
+            errors += self._family_errors()
         if errors:
             raise ValueError("invalid training config:\n  " + "\n  ".join(errors))
+
+    def _family_errors(self) -> list[str]:
+        """Options given that ``family`` does not have, and BigGAN's architecture limits."""
+        errors = []
+        for f in dataclasses.fields(self):
+            if f.name in ("g_channels", "d_channels"):
+                owners = ["stylegan2"]
+            elif f.metadata.get("per_family"):
+                owners = [fam for fam in FAMILIES if f.name in FAMILY_DEFAULTS[fam]]
+            else:
+                continue
+            if self.family not in owners and getattr(self, f.name) is not None:
+                flag = "--" + f.name.replace("_", "-")
+                errors.append(f"{flag} applies to --family {' / '.join(owners)} only; leave it out with --family {self.family}")
+        if self.family == "biggan-deep" and isinstance(self.resolution, int) and self.resolution >= 8:
+            for name in ("channel_width", "d_channel_width"):
+                v = getattr(self, name)
+                if isinstance(v, int) and v < 4:
+                    errors.append(f"{name} must be >= 4 (bottlenecks have ch/4 feature maps), got {v}")
+            ups = self.resolution.bit_length() - 3  # upsampling blocks from 4² to the resolution
+            depth = self.blocks_per_resolution
+            if isinstance(depth, int) and depth > 0 and depth * ups < 4:
+                errors.append(
+                    f"BigGAN-deep halves its width 16·ch -> ch in 4 blocks, but resolution {self.resolution} with "
+                    f"--blocks-per-resolution {depth} has {depth * ups}; raise --blocks-per-resolution to {-(-4 // ups)}"
+                )
+            a = self.attention
+            if isinstance(a, int) and a and (a & (a - 1) or not 4 <= a <= self.resolution // 2):
+                errors.append(f"attention must be 0 or a power of two in [4, {self.resolution // 2}], got {a}")
+        return errors
 
     def augment_ops(self) -> list[str]:
         spec = str(self.augment or "").strip().lower()
@@ -196,11 +291,20 @@ def _option_specs() -> list[tuple[dataclasses.Field, str]]:
 def _value_type(f: dataclasses.Field) -> Callable[[str], Any]:
     if f.name in ("g_channels", "d_channels"):
         return str
+    if "type" in f.metadata:
+        return f.metadata["type"]
     if isinstance(f.default, float):
         return float
     if isinstance(f.default, int) and not isinstance(f.default, bool):
         return int
     return str
+
+
+def _default_text(f: dataclasses.Field) -> str:
+    """``0.0025`` or, for a per-family option, ``stylegan2: 0.0025, biggan-deep: 0.0001``."""
+    if not f.metadata.get("per_family"):
+        return str(f.default)
+    return ", ".join(f"{fam}: {FAMILY_DEFAULTS[fam][f.name]}" for fam in FAMILIES if f.name in FAMILY_DEFAULTS[fam])
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -213,7 +317,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
             else:
                 parser.add_argument(flag, dest=f.name, action="store_true", default=None, help=helptext)
             continue
-        kw: dict[str, Any] = dict(dest=f.name, type=_value_type(f), default=None, help=f"{helptext} (default: {f.default})")
+        kw: dict[str, Any] = dict(dest=f.name, type=_value_type(f), default=None, help=f"{helptext} (default: {_default_text(f)})")
         if f.metadata.get("choices"):
             kw["choices"] = f.metadata["choices"]
         parser.add_argument(flag, **kw)
@@ -230,7 +334,7 @@ def click_train_options(func: Callable) -> Callable:
             func = click.option(f"{flag}/--no-{flag[2:]}", f.name, default=None, help=helptext)(func)
             continue
         typ: Any = click.Choice(f.metadata["choices"]) if f.metadata.get("choices") else _value_type(f)
-        func = click.option(flag, f.name, type=typ, default=None, show_default=str(f.default), help=helptext)(func)
+        func = click.option(flag, f.name, type=typ, default=None, show_default=_default_text(f), help=helptext)(func)
     return func
 
 

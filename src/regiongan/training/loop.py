@@ -1,11 +1,15 @@
-"""``train(cfg)``: the StyleGAN2 training loop (NVlabs ``training_loop``, rewritten around explicit state).
+"""``train(cfg)``: the training loop of every generator family (NVlabs ``training_loop``, rewritten around
+explicit state).
 
-One step shows ``cfg.batch`` real images (split over processes) and runs the four phases of
-:class:`~regiongan.training.losses.StyleGAN2Loss` — G main, lazy G reg, D main, lazy D reg — each with its own
-optimiser step, then updates the EMA generator. Everything a step depends on is in :class:`TrainState`
-or derived from the step counter, which is what makes resuming exact:
+The family (``cfg.family``, :mod:`regiongan.training.families`) builds G and D and their optimisers and
+turns a step into phases; the loop does the rest. One step takes ``cfg.d_steps`` real batches of
+``cfg.batch`` images (split over processes) and runs the family's phases — StyleGAN2: G main, lazy G reg,
+D main, lazy D reg; BigGAN-deep: D × d_steps, then G — each with its own optimiser step, then updates the
+EMA generator. Everything a step depends on is in :class:`TrainState` or derived from the step counter,
+which is what makes resuming exact:
 
-    models + optimisers + pl_mean + step/nimg/data cursor + per-rank torch.Generator states
+    models + optimisers + objective state (StyleGAN2's pl_mean) + step/nimg/data cursor
+    + per-rank torch.Generator states
 
 Outputs in ``run_dir``: ``snapshot-step*.pt`` (last ``keep_snapshots``), ``model/`` (EMA generator in the
 regiongan format, fp16), ``samples/fakes-step*.png`` (fixed seeds), ``metrics.jsonl`` and ``train_config.json``.
@@ -15,30 +19,26 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 import os
 import sys
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
-import numpy as np
 import torch
 from PIL import Image
 from tqdm import tqdm
 
 from ..checkpoints import save_pretrained
-from ..discriminators import StyleGAN2Discriminator
-from ..generators.stylegan2 import StyleGAN2
 from ..images import make_grid, save_image
 from ..latents import z_from_seeds
 from .augment import DiffAugment
 from .config import RUN_CONTROL_FIELDS, TrainConfig
 from .data import RealImages, open_real_images
 from .distributed import Distributed, init_distributed
-from .losses import StyleGAN2Loss
+from .families import Objective, RealBatch, StepContext, derived_seed, get_family, make_adam
 from .snapshot import (
     SNAPSHOT_FORMAT,
     SNAPSHOT_VERSION,
@@ -55,31 +55,12 @@ from .snapshot import (
 __all__ = ["train", "build_networks", "make_adam"]
 
 
-def build_networks(cfg: TrainConfig, c_dim: int = 0) -> tuple[StyleGAN2, StyleGAN2Discriminator]:
-    """G and D for ``cfg``, initialised from ``cfg.seed`` (the global RNG is forked, so left untouched)."""
+def build_networks(cfg: TrainConfig, c_dim: int = 0) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """G and D of ``cfg.family`` for ``cfg``, initialised from ``cfg.seed`` (the global RNG is forked, so left
+    untouched)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        G = StyleGAN2(
-            z_dim=cfg.z_dim, c_dim=c_dim, w_dim=cfg.w_dim, img_resolution=cfg.resolution,
-            mapping_layers=cfg.mapping_layers, channel_base=cfg.channel_base, channel_max=cfg.channel_max,
-            channels=cfg.g_channels, architecture=cfg.g_architecture,
-        )  # fmt: skip
-        D = StyleGAN2Discriminator(
-            c_dim=c_dim, img_resolution=cfg.resolution, channel_base=cfg.channel_base, channel_max=cfg.channel_max,
-            channels=cfg.d_channels or cfg.g_channels, mbstd_group_size=cfg.mbstd_group,
-        )  # fmt: skip
-    return G, D
-
-
-def make_adam(params: Iterable[torch.nn.Parameter], lr: float, beta1: float, beta2: float, reg_interval: int | None) -> torch.optim.Adam:
-    """Adam with StyleGAN2's lazy-regularisation correction: with a regulariser every k steps, the
-    optimiser runs k+1 times per k steps, so lr and betas are rescaled by ``k / (k + 1)`` (Appendix B)."""
-    ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
-    return torch.optim.Adam(params, lr=lr * ratio, betas=(beta1**ratio, beta2**ratio), eps=1e-8)
-
-
-def _derived_seed(*parts: int) -> int:
-    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(1, dtype=np.uint64)[0] >> 1)
+        return get_family(cfg.family).build_networks(cfg, c_dim)
 
 
 @dataclass
@@ -105,31 +86,24 @@ class Trainer:
                 f"use a multiple of {dist.world_size}"
             )
         self.batch_per_rank = cfg.batch // dist.world_size
-        group = min(cfg.mbstd_group, self.batch_per_rank)
-        if self.batch_per_rank % group:
-            raise ValueError(
-                f"per-process batch {self.batch_per_rank} is not divisible by the minibatch-stddev group {group}; "
-                "change --batch or --mbstd-group"
-            )
+        self.family = get_family(cfg.family)
+        self.family.check_batch(cfg, self.batch_per_rank)
         self.device = dist.device
         self.data: RealImages = open_real_images(cfg.data, cfg.resolution, cfg.data_seed, cfg.seed, cfg.conditional)
         G, D = build_networks(cfg, self.data.c_dim)
         self.G, self.D = G.to(self.device).train(), D.to(self.device).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
-        self.G_reg_interval = cfg.pl_interval if cfg.pl_weight > 0 else None
-        self.D_reg_interval = cfg.r1_interval if cfg.r1_gamma > 0 else None
-        self.G_opt = make_adam(self.G.parameters(), cfg.g_lr, cfg.beta1, cfg.beta2, self.G_reg_interval)
-        self.D_opt = make_adam(self.D.parameters(), cfg.d_lr, cfg.beta1, cfg.beta2, self.D_reg_interval)
-        self.loss = StyleGAN2Loss(
-            self.G, self.D, DiffAugment(cfg.augment_ops()), precision=cfg.precision, style_mixing=cfg.style_mixing,
-            r1_gamma=cfg.r1_gamma, pl_weight=cfg.pl_weight, pl_decay=cfg.pl_decay,
-            pl_batch_shrink=cfg.pl_batch_shrink, reduce_mean=dist.mean,
-        )  # fmt: skip
+        self.G_opt, self.D_opt = self.family.make_optimizers(cfg, self.G, self.D)
         # All training randomness: latents, mixing, augmentation on the CPU generator; noise on the device one.
-        self.gen = torch.Generator().manual_seed(_derived_seed(cfg.seed, dist.rank))
+        self.gen = torch.Generator().manual_seed(derived_seed(cfg.seed, dist.rank))
         self.noise_gen = self.gen
         if self.device.type != "cpu":
-            self.noise_gen = torch.Generator(self.device).manual_seed(_derived_seed(cfg.seed, dist.rank, 1))
+            self.noise_gen = torch.Generator(self.device).manual_seed(derived_seed(cfg.seed, dist.rank, 1))
+        self.ctx = StepContext(
+            device=self.device, generator=self.gen, noise_generator=self.noise_gen, reduce_mean=dist.mean,
+            augment=DiffAugment(cfg.augment_ops()), batch_per_rank=self.batch_per_rank,
+        )  # fmt: skip
+        self.objective: Objective = self.family.objective(cfg, self.G, self.D, self.ctx)
         self.state = TrainState()
         self.resumed_from: Path | None = None
 
@@ -198,7 +172,7 @@ class Trainer:
             "G_ema": self.G_ema.state_dict(),
             "G_opt": self.G_opt.state_dict(),
             "D_opt": self.D_opt.state_dict(),
-            "pl_mean": self.loss.pl_mean.detach().cpu(),
+            **self.objective.state_dict(),
             "rng": {"ranks": self.dist.gather(rng), "global": capture_global_rng()},
         }
 
@@ -217,7 +191,7 @@ class Trainer:
         self.G_ema.load_state_dict(snap["G_ema"])
         self.G_opt.load_state_dict(snap["G_opt"])
         self.D_opt.load_state_dict(snap["D_opt"])
-        self.loss.pl_mean = snap["pl_mean"].to(self.device)
+        self.objective.load_state_dict(snap)
         self.state = TrainState(
             step=snap["step"], nimg=snap["nimg"], data_cursor=snap["data_cursor"], wall_s=snap["wall_s"],
             stats={k: list(v) for k, v in snap.get("stats", {}).items()},
@@ -232,13 +206,21 @@ class Trainer:
                 f"snapshot was written by {len(ranks)} processes, this run has {self.dist.world_size}: "
                 "random streams are reseeded, so the run continues but not bit-exactly"
             )
-            self.gen.manual_seed(_derived_seed(self.cfg.seed, self.dist.rank, snap["step"]))
-            self.noise_gen.manual_seed(_derived_seed(self.cfg.seed, self.dist.rank, snap["step"], 1))
+            self.gen.manual_seed(derived_seed(self.cfg.seed, self.dist.rank, snap["step"]))
+            self.noise_gen.manual_seed(derived_seed(self.cfg.seed, self.dist.rank, snap["step"], 1))
         restore_global_rng(snap["rng"]["global"])
 
     # --------------------------------------------------------------------------------------------- step
-    def _latents(self, n: int) -> torch.Tensor:
-        return torch.randn([n, self.G.z_dim], generator=self.gen).to(self.device)
+    @property
+    def loss(self) -> Any:
+        """The family's loss object (e.g. :class:`~regiongan.training.losses.StyleGAN2Loss`)."""
+        return self.objective.loss
+
+    def _real_batch(self, k: int) -> RealBatch:
+        """This rank's share of the step's ``k``-th real batch (global stream order, so resumable)."""
+        n = self.batch_per_rank
+        images, c = self.data.batch(self.state.data_cursor + k * self.cfg.batch + self.dist.rank * n, n)
+        return RealBatch(images.to(self.device), c.to(self.device) if c is not None else None)
 
     def _phase_step(self, module: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         opt.zero_grad(set_to_none=True)
@@ -247,47 +229,28 @@ class Trainer:
         opt.step()
 
     def train_step(self) -> dict[str, float]:
-        """One step of all four phases on the next real batch; returns this rank's statistics."""
-        cfg, s, n = self.cfg, self.state, self.batch_per_rank
-        real, real_c = self.data.batch(s.data_cursor + self.dist.rank * n, n)
-        real = real.to(self.device)
-        real_c = real_c.to(self.device) if real_c is not None else None
-        gen_c = real_c  # fakes get the class distribution of the reals
-        stats: dict[str, float] = {}
-
-        # G main: fool D.
-        self.D.requires_grad_(False)
-        loss, ws = self.loss.generator_loss(self._latents(n), gen_c, self.gen, self.noise_gen)
-        self._phase_step(self.G, self.G_opt, loss)
-        self.G.update_w_avg(self.dist.mean(ws[:, :1].mean(dim=0, keepdim=True)))
-        stats["loss/G"] = float(loss.detach())
-
-        # G reg: path length, lazily.
-        if self.G_reg_interval and s.step % self.G_reg_interval == 0:
-            pl_loss, pl_len = self.loss.path_length_loss(self._latents(n), gen_c, self.gen, self.noise_gen)
-            self._phase_step(self.G, self.G_opt, pl_loss * self.G_reg_interval)
-            stats["loss/pl"], stats["pl_length"] = float(pl_loss.detach()), float(pl_len)
-        self.D.requires_grad_(True)
-
-        # D main: tell real from fake.
-        self.G.requires_grad_(False)
-        loss, d_stats = self.loss.discriminator_loss(real, real_c, self._latents(n), gen_c, self.gen, self.noise_gen)
-        self._phase_step(self.D, self.D_opt, loss)
-        stats["loss/D"] = float(loss.detach())
-        stats.update(d_stats)
-
-        # D reg: R1 on reals, lazily.
-        if self.D_reg_interval and s.step % self.D_reg_interval == 0:
-            r1_loss, r1_pen = self.loss.r1_loss(real, real_c, self.gen)
-            self._phase_step(self.D, self.D_opt, r1_loss * self.D_reg_interval)
-            stats["loss/r1"], stats["r1_penalty"] = float(r1_loss.detach()), float(r1_pen)
-        self.G.requires_grad_(True)
-
+        """One step: the family's phases on the next ``d_steps`` real batches; returns this rank's statistics
+        (each averaged over the phases that report it)."""
+        cfg, s = self.cfg, self.state
+        reals = [self._real_batch(k) for k in range(cfg.d_steps)]
+        sums: dict[str, list[float]] = {}
+        for phase in self.objective.phases(s.step, reals):
+            net, other, opt = (self.G, self.D, self.G_opt) if phase.net == "G" else (self.D, self.G, self.D_opt)
+            other.requires_grad_(False)
+            loss, stats = phase.loss()
+            self._phase_step(net, opt, loss)
+            if phase.after is not None:
+                phase.after()
+            other.requires_grad_(True)
+            for k, v in stats.items():
+                acc = sums.setdefault(k, [0.0, 0])
+                acc[0] += v
+                acc[1] += 1
         s.step += 1
-        s.nimg += cfg.batch
-        s.data_cursor += cfg.batch
+        s.nimg += cfg.batch * cfg.d_steps
+        s.data_cursor += cfg.batch * cfg.d_steps
         self._update_ema()
-        return stats
+        return {k: total if count == 1 else total / count for k, (total, count) in sums.items()}
 
     @torch.no_grad()
     def _update_ema(self) -> None:
@@ -296,7 +259,7 @@ class Trainer:
         ema_nimg = cfg.ema_kimg * 1000
         if cfg.ema_rampup > 0:
             ema_nimg = min(ema_nimg, self.state.nimg * cfg.ema_rampup)
-        beta = 0.5 ** (cfg.batch / max(ema_nimg, 1e-8))
+        beta = 0.5 ** (cfg.batch * cfg.d_steps / max(ema_nimg, 1e-8))
         for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
             p_ema.copy_(p.detach().lerp(p_ema, beta))
         for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
@@ -310,7 +273,7 @@ class Trainer:
         sums = self.dist.mean(torch.tensor([s.stats[k][0] / max(s.stats[k][1], 1) for k in names], dtype=torch.float64))
         line: dict[str, Any] = {"step": s.step, "kimg": round(s.nimg / 1000, 6)}
         line.update({k: float(v) for k, v in zip(names, sums.tolist())})
-        line["pl_mean"] = float(self.loss.pl_mean)
+        line.update(self.objective.log_values())
         line["img_per_s"] = round(interval_nimg / max(interval_s, 1e-9), 3)
         line["sec_per_kimg"] = round(interval_s / max(interval_nimg, 1) * 1000, 3)
         line["wall_s"] = round(s.wall_s, 2)
@@ -335,6 +298,7 @@ class Trainer:
         kimg = self.state.nimg / 1000
         facts = {
             "trained_with": "regiongan.training",
+            "family": self.cfg.family,
             "kimg": round(kimg, 3),
             "step": self.state.step,
             "batch": self.cfg.batch,
@@ -343,24 +307,29 @@ class Trainer:
             "data": self.data.describe(),
             "train_config": self.cfg.to_dict(),
         }
-        save_pretrained(self.G_ema, self.run_dir / "model", dtype=torch.float16, overwrite=True, extra=facts)
-        self.sample_grid().save(self.run_dir / "samples" / f"fakes-step{self.state.step:08d}.png")
+        exported = self.family.export(self.cfg, self.G_ema, self.ctx)
+        save_pretrained(exported, self.run_dir / "model", dtype=torch.float16, overwrite=True, extra=facts)
+        samples = self.run_dir / "samples"  # absent when a snapshot was copied into a new folder
+        samples.mkdir(exist_ok=True)
+        self.sample_grid(exported).save(samples / f"fakes-step{self.state.step:08d}.png")
         self.write_metrics({"step": self.state.step, "kimg": round(kimg, 6), "event": "snapshot",
                             "file": path.name, "param_checksums": checksums})  # fmt: skip
         return path
 
     @torch.no_grad()
-    def sample_grid(self) -> Image.Image:
-        """G_ema on seeds ``0 .. grid-1`` (the ``regiongan generate`` convention), const noise, ψ = 1."""
-        z = z_from_seeds(range(self.cfg.grid), self.G_ema.z_dim).to(self.device)
+    def sample_grid(self, G: Any = None) -> Image.Image:
+        """``G`` (default: G_ema) on seeds ``0 .. grid-1`` (the ``regiongan generate`` convention), const
+        noise, ψ = 1; classes cycle through all classes."""
+        G = self.G_ema if G is None else G
+        z = z_from_seeds(range(self.cfg.grid), G.z_dim).to(self.device)
         c = None
-        if self.G_ema.c_dim:
-            c = torch.nn.functional.one_hot(torch.arange(self.cfg.grid) % self.G_ema.c_dim, self.G_ema.c_dim).float()
+        if G.c_dim:
+            c = torch.nn.functional.one_hot(torch.arange(self.cfg.grid) % G.c_dim, G.c_dim).float()
             c = c.to(self.device)
         images = []
         for lo in range(0, self.cfg.grid, 16):
-            ws = self.G_ema.map(z[lo : lo + 16], c[lo : lo + 16] if c is not None else None)
-            images.append(self.G_ema.synthesize(self.G_ema.styles(ws), noise_mode="const").image.cpu())
+            ws = G.map(z[lo : lo + 16], c[lo : lo + 16] if c is not None else None)
+            images.append(G.synthesize(G.styles(ws), noise_mode="const").image.cpu())
         return make_grid(torch.cat(images), ncols=min(8, self.cfg.grid))
 
     # ---------------------------------------------------------------------------------------------- run
@@ -370,7 +339,7 @@ class Trainer:
         snap_nimg = max(int(round(cfg.snap_kimg * 1000)), 1)
         next_snap = (s.nimg // snap_nimg + 1) * snap_nimg
         self._print(
-            f"training {cfg.resolution}² on {cfg.data}: batch {cfg.batch} over {self.dist.world_size} process(es), "
+            f"training {cfg.family} {cfg.resolution}² on {cfg.data}: batch {cfg.batch} over {self.dist.world_size} process(es), "
             f"G {_count(self.G) / 1e6:.2f}M / D {_count(self.D) / 1e6:.2f}M params, {cfg.precision}, {self.device}"
         )
         bar = None
@@ -403,7 +372,7 @@ class Trainer:
                             refresh=False,
                         )  # fmt: skip
             if bar is not None:
-                bar.update(cfg.batch / 1000)
+                bar.update(cfg.batch * cfg.d_steps / 1000)
             if s.nimg >= next_snap or done:
                 self.save_snapshot()
                 next_snap = (s.nimg // snap_nimg + 1) * snap_nimg
@@ -427,7 +396,7 @@ def _count(module: torch.nn.Module) -> int:
 
 
 def train(cfg: TrainConfig) -> Path:
-    """Train (or, with ``cfg.resume``, continue) a StyleGAN2 run; returns ``cfg.run_dir``.
+    """Train (or, with ``cfg.resume``, continue) a run of ``cfg.family``; returns ``cfg.run_dir``.
 
     Under ``torchrun`` every process calls this; they split each batch, average gradients and only rank 0
     writes. Raises ValueError for bad options and :class:`~regiongan.training.snapshot.SnapshotError` when

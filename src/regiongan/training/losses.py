@@ -1,4 +1,8 @@
-"""The StyleGAN2 objective (Karras et al. 2020, NVlabs ``loss.StyleGAN2Loss``), one method per phase.
+"""GAN objectives: StyleGAN2's (Karras et al. 2020, NVlabs ``loss.StyleGAN2Loss``), one method per phase, and
+the hinge loss and orthogonal regularisation of BigGAN (Brock et al. 2019), used by
+:mod:`regiongan.training.families.biggan`.
+
+StyleGAN2:
 
     G main:  softplus(-D(G(z)))                                  non-saturating logistic loss (GAN paper eq. 1)
     G reg:   pl_weight · (‖J_wᵀ y‖ − a)², a = EMA of the lengths   path-length regulariser (StyleGAN2 eq. 4)
@@ -8,6 +12,11 @@
 Regularisers are lazy (StyleGAN2 §3.1): they run every ``interval`` steps, scaled by ``interval``. Style
 mixing draws a second latent and switches to it at a random layer with probability ``style_mixing``.
 All randomness comes from the ``generator`` arguments.
+
+BigGAN (hinge loss, Lim & Ye 2017; Miyato et al. 2018):
+
+    D:  mean relu(1 − D(x)) + mean relu(1 + D(G(z)))       G:  −mean D(G(z))
+    orthogonal regularisation (BigGAN eq. 3):  Σ_W ‖(W Wᵀ) ⊙ (1 − I)‖²_F / 2,   W flattened to [out, in·k·k]
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ import torch.nn.functional as F
 from ..generators.stylegan2 import StyleGAN2
 from .augment import DiffAugment
 
-__all__ = ["StyleGAN2Loss"]
+__all__ = ["StyleGAN2Loss", "hinge_discriminator_loss", "hinge_generator_loss", "orthogonal_penalty"]
 
 
 class StyleGAN2Loss:
@@ -147,3 +156,40 @@ class StyleGAN2Loss:
         (grads,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
         penalty = grads.float().square().sum(dim=[1, 2, 3])
         return penalty.mean() * (self.r1_gamma / 2) + logits.mean() * 0, penalty.mean().detach()
+
+
+# ------------------------------------------------------------------------------------------------- BigGAN
+
+
+def hinge_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """``mean relu(1 − D(x)) + mean relu(1 + D(G(z)))`` from logits ``[N, 1]``; also its parts and the mean scores."""
+    loss_real, loss_fake = F.relu(1 - real_logits).mean(), F.relu(1 + fake_logits).mean()
+    loss = loss_real + loss_fake
+    stats = {
+        "loss/D": float(loss.detach()),
+        "loss/D_fake": float(loss_fake.detach()),
+        "loss/D_real": float(loss_real.detach()),
+        "scores/fake": float(fake_logits.detach().mean()),
+        "scores/real": float(real_logits.detach().mean()),
+    }
+    return loss, stats
+
+
+def hinge_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """``−mean D(G(z))`` from logits ``[N, 1]``."""
+    return -fake_logits.mean()
+
+
+def orthogonal_penalty(weights: list[torch.Tensor]) -> torch.Tensor:
+    """BigGAN's orthogonal regularisation ``Σ ‖(W Wᵀ) ⊙ (1 − I)‖²_F / 2`` over weights flattened to
+    ``[out, in·k·k]``: it pushes filters apart without constraining their norms (its gradient is
+    ``2 ((W Wᵀ) ⊙ (1 − I)) W``, the term BigGAN adds to the gradient).
+
+    Computed as ``(‖Wᵀ W‖²_F − Σ_i ‖w_i‖⁴) / 2`` with the smaller of the two Gram matrices (``‖W Wᵀ‖_F =
+    ‖Wᵀ W‖_F``): G's input layer has ``4·4·16·ch`` rows but only ``2·z_dim`` columns."""
+    total = torch.zeros([], device=weights[0].device if weights else "cpu")
+    for w in weights:
+        mat = w.flatten(1)
+        gram = mat.t() @ mat if mat.shape[0] > mat.shape[1] else mat @ mat.t()
+        total = total + (gram.square().sum() - mat.square().sum(dim=1).square().sum()) / 2
+    return total
