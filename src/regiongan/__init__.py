@@ -39,6 +39,7 @@ _API: dict[str, str] = {
     "resample": "regiongan.methods.itan",
     "transfer": "regiongan.methods.itan",
     "saliency": "regiongan.methods.itan",
+    "hybridize": "regiongan.methods.itan",
     "transfer_part": "regiongan.methods.editing_in_style",
     "build_catalog": "regiongan.methods.editing_in_style",
     "load_catalog": "regiongan.methods.editing_in_style",

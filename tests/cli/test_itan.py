@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from click.testing import CliRunner
+
+from regiongan.cli import main
 from regiongan.regions import Region
 
 from .conftest import files, invoke, ok
@@ -87,3 +90,22 @@ def test_errors_are_one_line_usage_errors_and_nothing_is_written(model_dir, tmp_
         assert r.exit_code == 2 and message in r.output, (args, r.output)
         assert r.output.startswith("error: ") and r.output.count("\n") == 1, r.output
     assert not any(tmp_path.iterdir())
+
+
+def test_hybridize_draws_a_region_of_another_class(tmp_path):
+    from regiongan.checkpoints import save_pretrained
+
+    from ..generators.test_biggan import tiny_biggan
+
+    model = str(save_pretrained(tiny_biggan(), tmp_path / "bg"))
+    out = tmp_path / "h.png"
+    r = CliRunner().invoke(main, ["hybridize", "-m", model, "-s", "3", "--class", "0", "--region-class", "rbox:0,0,0.5,1=2", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "h_00.png").is_file() and (tmp_path / "h_region.png").is_file()
+    r = CliRunner().invoke(main, ["replay", str(tmp_path / "h.json"), "-o", str(tmp_path / "again.png")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "again_00.png").read_bytes() == (tmp_path / "h_00.png").read_bytes()
+    r = CliRunner().invoke(main, ["hybridize", "-m", model, "--class", "0", "--region-class", "box:0,0,8,8", "-o", str(tmp_path / "x.png")])
+    assert r.exit_code == 2 and "REGION=CLASS" in r.output
+    r = CliRunner().invoke(main, ["hybridize", "-m", model, "--class", "9", "--region-class", "box:0,0,8,8=1", "-o", str(tmp_path / "x.png")])
+    assert r.exit_code == 2 and "int in 0..2" in r.output and not (tmp_path / "x.png").exists()

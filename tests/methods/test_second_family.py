@@ -67,3 +67,30 @@ def test_resefa_directions_on_a_conditional_norm_generator(G):
     moved = rg.generate(G, ws + 3.0 * random, space="w+").images
     r_in, r_out = in_out_mse(before, moved, BOX)
     assert float(in_mse) / float(out_mse) > float(r_in) / float(r_out)
+
+
+def test_class_hybridization_is_local_and_replays(G, tmp_path):
+    """A region of class 2 inside an image of class 0: same z, the class swapped inside the box only."""
+    out = rg.hybridize(G, 3, BOX, classes=[2], base_class=0)
+    base = rg.generate(G, 3, c=0).images
+    in_mse, out_mse = in_out_mse(base, out.images, BOX)
+    assert float(in_mse) > 5 * float(out_mse)
+    same = rg.hybridize(G, 3, BOX, classes=[0], base_class=0)
+    assert torch.equal(same.images, base)  # the base class everywhere is the plain image
+    separate = rg.hybridize(G, 3, BOX, classes=[2], base_class=0, region_codes=[9])
+    assert not torch.equal(separate.images, out.images)
+    G.model_name = None  # an unnamed model: replay it with G=
+    from regiongan.api import replay
+
+    assert torch.equal(replay(out.recipe.save(tmp_path / "h.json"), G=G).images, out.images)
+
+
+def test_class_hybridization_errors(G):
+    with pytest.raises(ValueError, match=r"one class per region: 1 region\(s\), got 2"):
+        rg.hybridize(G, 3, BOX, classes=[1, 2], base_class=0)
+    with pytest.raises(ValueError, match=r"int in 0\.\.2"):
+        rg.hybridize(G, 3, BOX, classes=[7], base_class=0)
+    from ..conftest import tiny_stylegan2
+
+    with pytest.raises(ValueError, match="needs a class-conditional model"):
+        rg.hybridize(tiny_stylegan2(), 3, Region.box(0, 0, 8, 8, (32, 32)), classes=[1], base_class=0)

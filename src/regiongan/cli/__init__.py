@@ -6,7 +6,7 @@ only builds the group and adds them::
     common       one-line errors and exit codes (CommandGroup, --debug), model loading, shared options
     output       the one output writer: plan, check before any work, write everything at the end
     generate     generate                       models   info, convert, regions
-    itan         resample, transfer, saliency   editing_in_style   catalog, name-clusters, part-transfer
+    itan         resample, transfer, saliency, hybridize   editing_in_style   catalog, name-clusters, part-transfer
     resefa       directions, edit               replay   replay
     data         data preview | export          train    train, ship
     parser       parser train | eval            demo     demo
@@ -56,7 +56,7 @@ def main(debug: bool, limits: tuple[str, ...]) -> None:
 
 
 for _command in (
-    generate.generate, itan.resample, itan.transfer, itan.saliency, editing_in_style.part_transfer_cmd,
+    generate.generate, itan.resample, itan.transfer, itan.saliency, itan.hybridize, editing_in_style.part_transfer_cmd,
     resefa.edit, replay.replay,  # images (+ recipes)
     editing_in_style.catalog_cmd, editing_in_style.name_clusters_cmd, resefa.directions,  # method artefacts
     models.info, models.convert, models.regions_help, data.data, train.train, train.ship, parser.parser,

@@ -1,4 +1,5 @@
-"""ITAN commands (``rg.resample``, ``rg.transfer``, ``rg.saliency``): ``regiongan resample | transfer | saliency``.
+"""ITAN commands (``rg.resample``, ``rg.transfer``, ``rg.saliency``, ``rg.hybridize``): ``regiongan resample |
+transfer | saliency | hybridize``.
 
 Each writes OUT (the grid: the before images, then the results), one image per result, OUT_region.png and
 OUT.json (the recipe; `regiongan replay OUT.json --out X.png` reproduces the images).
@@ -132,3 +133,51 @@ def saliency(
     )  # fmt: skip
     before = _plain(G, [seed], truncation_psi)
     click.echo(f"wrote {describe(outputs.save(result, scale=scale, before=before))} (original, result)")
+
+
+EPILOG_HYBRIDIZE = """\b
+Examples:
+  regiongan hybridize --model scenes-64 --seed 3 --class 0 --region-class box:0,0,32,64=2 --out out/h.png
+  regiongan hybridize -m biggan/ --seed 3 --class 207 --region-class part:sky=970 --region-class rbox:0,0.5,0.5,1=1 -o out/h.png
+Draws seed SEED as class --class, and each REGION=CLASS region as that class (same z; --separate-z draws
+each region from seed SEED+k instead). Later regions win overlaps. Writes OUT (grid: the image as the base
+class, the result), OUT_00.png, OUT_region.png and OUT.json.
+"""
+
+
+def _region_classes(ctx, param, values: tuple[str, ...]) -> list[tuple[str, int]]:
+    """``("box:0,0,32,64=2", …)`` -> ``[("box:0,0,32,64", 2), …]``: the class after the last '='."""
+    pairs = []
+    for value in values:
+        spec, sep, cls = value.rpartition("=")
+        if not sep or not spec or not cls.strip().lstrip("-").isdigit():
+            raise click.BadParameter(f"{value!r}: give REGION=CLASS, e.g. box:0,0,32,64=2 or part:sky=4", param=param)
+        pairs.append((spec, int(cls)))
+    if not pairs:
+        raise click.BadParameter("give at least one REGION=CLASS", param=param)
+    return pairs
+
+
+@click.command(epilog=EPILOG_HYBRIDIZE)
+@model_option()
+@seed_option("Seed of the image.")
+@click.option("--class", "base_class", required=True, type=int, help="Class of the image outside the regions.")
+@click.option("--region-class", "region_classes", multiple=True, required=True, callback=_region_classes, metavar="REGION=CLASS", help="A region and the class it is drawn as (repeatable).")
+@click.option("--separate-z", is_flag=True, help="Draw region k from seed SEED+k+1 instead of the image's own z.")
+@_blend_options
+def hybridize(
+    model, seed, base_class, region_classes, separate_z, layers, feather, truncation_psi, parser, out, scale, overwrite
+) -> None:
+    """Class hybridization (ITAN): regions of other classes inside one image of a class-conditional model."""
+    outputs = ImageOutputs(out, 1, overwrite, region=True)
+    G = load_generator(model)  # class-conditional models are what this command is for
+    check_scale(scale, G)
+    regions = [spec for spec, _ in region_classes]
+    classes = [cls for _, cls in region_classes]
+    codes = [seed + k + 1 for k in range(len(regions))] if separate_z else None
+    result = rg.hybridize(
+        G, seed, regions, classes, base_class, region_codes=codes, layers=layers, feather=feather,
+        truncation_psi=truncation_psi, parser=parser,
+    )  # fmt: skip
+    before = rg.generate(G, seed, truncation_psi=truncation_psi, c=base_class).images
+    click.echo(f"wrote {describe(outputs.save(result, scale=scale, before=before))} (base class, result)")

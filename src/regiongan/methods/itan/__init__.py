@@ -5,8 +5,8 @@ registered operations built on it: ``blend``, ``resample``, ``transfer``, ``sali
 """
 
 from .blend import BlendSpace, ITANNoise, ITANOutput, blend_generate
-from .operations import blend, resample, saliency, transfer
+from .operations import blend, hybridize, resample, saliency, transfer
 
 __all__ = [
-    "BlendSpace", "ITANNoise", "ITANOutput", "blend_generate", "blend", "resample", "transfer", "saliency",
+    "BlendSpace", "ITANNoise", "ITANOutput", "blend_generate", "blend", "resample", "transfer", "saliency", "hybridize",
 ]  # fmt: skip

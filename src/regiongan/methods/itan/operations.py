@@ -7,6 +7,7 @@ that returns a :class:`~regiongan.results.Result`:
     resample(G, code, region, variations=8)       keep the outside, fresh codes inside         (paper §4.1)
     transfer(G, target, reference, region)        the reference's look inside the region        (paper §4.2)
     saliency(G, code, region, psi)                per-region truncation w̄ + ψ_k (w − w̄)       (our design)
+    hybridize(G, code, region, classes, base_class)   a region of another class (conditional models)
 
 Codes are seeds or tensors in ``space``; regions are Regions, masks or spec strings, ``part:`` included
 (resolved by the model's companion parser on the image the region is about); ``layers`` selects the
@@ -31,7 +32,7 @@ from ..inputs import RegionLike, RegionsLike, needs_images, resolve_region, reso
 from ..sampling import render
 from .blend import BlendSpace, ITANNoise, ITANOutput, blend_generate
 
-__all__ = ["blend", "resample", "transfer", "saliency"]
+__all__ = ["blend", "resample", "transfer", "saliency", "hybridize"]
 
 
 def _needs_images(value: Any) -> bool:
@@ -220,3 +221,51 @@ def saliency(
         images=out.image, extras=_extras(out, psi=psis),
         recorded={"region": record, "parser": None},
     )  # fmt: skip
+
+
+@register_method("itan.hybridize")
+def hybridize(
+    G,
+    code: Code,
+    region: RegionsLike,
+    classes: Sequence[int | torch.Tensor],
+    base_class: int | torch.Tensor,
+    region_codes: Sequence[Code] | None = None,
+    layers: LayerSpec = None,
+    feather: float = 0.0,
+    truncation_psi: float = 1.0,
+    blend_space: BlendSpace = "s",
+    parser: Any = None,
+) -> Result:
+    """Class hybridization (ITAN on a class-conditional model): each region drawn as another class.
+
+    The image is ``code`` (a seed or z ``[1, z_dim]``) as ``base_class``; region k is drawn as
+    ``classes[k]`` (an index, or a one-hot / soft ``[1, c_dim]`` vector) from the same z — or from
+    ``region_codes[k]`` when given (separate z per region). ``region``: one region or a list, one per class,
+    later ones winning overlaps; ``part:`` regions are found on the base-class image. Returns ``images
+    [1, 3, R, R]``; extras ``masks`` (``[background, r1, …]``), ``layers``, ``ws``, ``classes``.
+    """
+    if getattr(G, "c_dim", 0) <= 0:
+        raise ValueError("class hybridization needs a class-conditional model (c_dim > 0); this one has no classes")
+    items = list(region) if isinstance(region, (list, tuple)) else [region]
+    if not isinstance(classes, (list, tuple)) or len(classes) != len(items):
+        raise ValueError(
+            f"classes must be a list with one class per region: {len(items)} region(s), got "
+            f"{len(classes) if isinstance(classes, (list, tuple)) else repr(classes)}"
+        )
+    if region_codes is not None and (not isinstance(region_codes, (list, tuple)) or len(region_codes) != len(items)):
+        raise ValueError(f"region_codes must be None or a list with one code per region ({len(items)})")
+    z = code_tensor(G, code, "z")
+    if z.shape[0] != 1:
+        raise ValueError(f"hybridize draws one image: give one seed or z [1, {G.z_dim}], got batch {z.shape[0]}")
+    base_ws = codes_to_ws(G, z, "z", class_vector(G, base_class, 1), truncation_psi, what="code")
+    images = render(G, base_ws) if _needs_images(items) else None
+    partition, record = resolve_regionset(G, items, images, parser)
+    ws = [base_ws]
+    for k, cls in enumerate(classes):
+        zk = z if region_codes is None else code_tensor(G, region_codes[k], "z", f"region_codes[{k}]")
+        ws.append(codes_to_ws(G, zk, "z", class_vector(G, cls, 1), truncation_psi, what=f"region_codes[{k}]"))
+    out = blend_generate(
+        G, ws, partition, space="w+", layers=layers, base=0, feather=feather, blend_space=blend_space,
+    )  # fmt: skip
+    return Result(images=out.image, extras=_extras(out, classes=list(classes)), recorded={"region": record, "parser": None})
