@@ -21,21 +21,9 @@ from regiongan.identity import model_record
 from regiongan.methods.editing_in_style import Catalog, CatalogError, load_catalog
 from regiongan.methods.resefa import Directions, load_directions
 
+from .helpers import refuse, snapshot
+
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def refuse(call, error: type[Exception], message: str, folder: Path) -> str:
-    before = snapshot(folder)
-    with pytest.raises(error) as info:
-        call()
-    text = str(info.value)
-    assert message in text and "\n" not in text, text
-    assert snapshot(folder) == before
-    return text
 
 
 # --------------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from regiongan.cli import main
 from regiongan.identity import model_record
 from regiongan.methods.resefa import Directions
 
+from .helpers import one_line_error, snapshot
+
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 BOX = "box:8,8,24,24"
@@ -25,17 +27,6 @@ PSI = "must be a finite number > 0 and <= 100"
 
 def invoke(*args: object):
     return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def snapshot(folder: Path) -> dict[str, bytes | str]:
-    return {str(p.relative_to(folder)): "dir" if p.is_dir() else p.read_bytes() for p in sorted(folder.rglob("*"))}
-
-
-def one_line_error(result, code: int = 2) -> str:
-    assert result.exit_code == code, result.output
-    lines = result.output.splitlines()
-    assert lines and lines[-1].startswith("error: ") and "Traceback" not in result.output, result.output
-    return lines[-1]
 
 
 @pytest.fixture

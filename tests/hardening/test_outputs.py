@@ -25,6 +25,8 @@ from regiongan.recipes import Recipe, RecipeError, load_recipe, save_recipe
 
 from ..conftest import tiny_stylegan2
 
+from .helpers import one_line_error, snapshot
+
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 BOX = "box:8,8,24,24"
@@ -32,25 +34,6 @@ BOX = "box:8,8,24,24"
 
 def invoke(*args: object):
     return CliRunner().invoke(main, [str(a) for a in args])
-
-
-def snapshot(folder: Path) -> dict[str, object]:
-    """Everything under ``folder`` (hidden entries too): file bytes, ``"dir"``, or a link's target."""
-    out: dict[str, object] = {}
-    for root, dirs, names in os.walk(folder):
-        for name in dirs + names:
-            p = Path(root) / name
-            rel = str(p.relative_to(folder))
-            out[rel] = f"link->{os.readlink(p)}" if p.is_symlink() else "dir" if p.is_dir() else p.read_bytes()
-    return out
-
-
-def one_line_error(result, code: int = 2) -> str:
-    """The error line of a failed command (progress lines on stderr may come before it; no traceback)."""
-    assert result.exit_code == code, result.output
-    lines = result.output.splitlines()
-    assert lines and lines[-1].startswith("error: ") and "Traceback" not in result.output, result.output
-    return lines[-1]
 
 
 @pytest.fixture

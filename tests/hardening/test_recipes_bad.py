@@ -23,6 +23,8 @@ from regiongan.methods.resefa import Directions
 from regiongan.recipes import RecipeError, load_recipe
 from regiongan.regions import RegionError
 
+from .helpers import refuse, snapshot
+
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 BOX = "box:8,8,24,24"
@@ -52,10 +54,6 @@ def recipes(made, tmp_path) -> Path:
     return tmp_path
 
 
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
-
-
 def edit_json(path: Path, change: Callable[[dict], Any]) -> Path:
     data = json.loads(path.read_text())
     change(data)
@@ -70,17 +68,6 @@ def edit_sidecar(path: Path, change: Callable[[dict], Any]) -> Path:
     change(tensors)
     save_file(tensors, side, metadata={"format": "regiongan-recipe"})
     return edit_json(path, lambda d: d.update(tensors_sha256=hashlib.sha256(side.read_bytes()).hexdigest()))
-
-
-def refuse(call, error: type[Exception], message: str, folder: Path) -> str:
-    """``call()`` raises ``error`` with ``message`` in one line, and ``folder`` is left as it was."""
-    before = snapshot(folder)
-    with pytest.raises(error) as info:
-        call()
-    text = str(info.value)
-    assert message in text and "\n" not in text, text
-    assert snapshot(folder) == before
-    return text
 
 
 def set_param(key: str, value: Any) -> Callable[[dict], Any]:
