@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 from regiongan.training import TrainConfig
@@ -43,3 +44,10 @@ def tiny_biggan_config(run_dir: Path, steps: int, **overrides) -> TrainConfig:
     kw.update(overrides)
     kw.setdefault("kimg", steps * kw["batch"] * TrainConfig(**{**kw, "kimg": 1}).d_steps / 1000)
     return TrainConfig(**kw)
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface, for a two-process gloo run."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

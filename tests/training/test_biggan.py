@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -26,7 +25,7 @@ from regiongan.training.families.biggan_statistics import (
 )
 from regiongan.training.loop import Trainer
 
-from .conftest import loss_lines, tiny_biggan_config
+from .conftest import free_port, loss_lines, tiny_biggan_config
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -167,17 +166,12 @@ def test_resume_continues_exactly_and_the_export_has_standing_statistics(tmp_pat
     assert torch.isfinite(img).all() and (straight / "samples" / "fakes-step00000004.png").exists()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_two_processes_keep_identical_replicas(tmp_path):
     run = tmp_path / "ddp"
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
-        "--master_addr=127.0.0.1", f"--master_port={_free_port()}",
+        "--master_addr=127.0.0.1", f"--master_port={free_port()}",
         "-m", "regiongan.training", "--family", "biggan-deep", "--data", "scenes", "--conditional",
         "--resolution", "16", "--batch", "4", "--kimg", "0.016", "--z-dim", "8", "--channel-width", "8",
         "--n-stats", "2", "--standing-samples", "2", "--grid", "4", "--log-every", "1", "--no-progress",

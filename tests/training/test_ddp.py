@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 
@@ -12,18 +11,15 @@ import torch
 
 from regiongan.training import list_snapshots
 
+from .conftest import free_port
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_two_processes_keep_identical_replicas(tmp_path):
     run = tmp_path / "ddp"
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nnodes=1", "--nproc_per_node=2",
-        "--master_addr=127.0.0.1", f"--master_port={_free_port()}",
+        "--master_addr=127.0.0.1", f"--master_port={free_port()}",
         "-m", "regiongan.training", "--data", "faces", "--resolution", "16", "--batch", "4", "--kimg", "0.008",
         "--z-dim", "16", "--w-dim", "16", "--mapping-layers", "2", "--channel-base", "256", "--channel-max", "32",
         "--r1-interval", "1", "--grid", "4", "--log-every", "1", "--no-progress", "--run-dir", str(run),

@@ -44,6 +44,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save as safetensors_bytes
 
 from .. import __version__
+from ..generators.registry import short_repr
 from .reading import read_json_file, read_safetensors_header
 
 #: A model directory (generator or part parser): ``config.json`` + ``model.safetensors``.
@@ -395,7 +396,7 @@ def check_version(
     """Raise ``error`` if ``meta[key]`` (default 0) is not an int or is newer than ``supported``."""
     value = meta.get(key, 0)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise error(f"{path}: {key} must be an int, got {value!r}")
+        raise error(f"{path}: {key} must be an int, got {short_repr(value)}")
     found = value
     if found > supported:
         raise error(

@@ -58,10 +58,6 @@ def read_config(directory: str | Path) -> dict[str, Any]:
     """Parse and validate ``config.json`` (a bounded read: see :func:`.reading.read_json_file`)."""
     path = Path(directory) / CONFIG_FILE
     meta = read_json_file(path, CorruptCheckpointError, "config.json")
-    if isinstance(meta, dict) and "format_version" in meta:
-        version = meta["format_version"]
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise CheckpointError(f"{path}: format_version must be an int, got {short_repr(version)}")
     meta = check_format(meta, path, FORMAT_NAME, FORMAT_VERSION, "config", CheckpointError)
     model_type = meta.get("model_type")
     if not isinstance(model_type, str) or model_type not in list_families():

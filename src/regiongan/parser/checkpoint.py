@@ -129,10 +129,6 @@ def load_parser(name_or_path: str | Path = "parser-faces-64", device: torch.devi
     directory = _resolve(name_or_path)
     path = directory / CONFIG_FILE
     meta = read_json_file(path, ValueError, "config.json")
-    if isinstance(meta, dict) and "format_version" in meta:
-        version = meta["format_version"]
-        if isinstance(version, bool) or not isinstance(version, int):
-            raise ValueError(f"{path}: format_version must be an int, got {short_repr(version)}")
     meta = check_format(meta, path, FORMAT_NAME, FORMAT_VERSION, "config", ValueError)
     if meta.get("model_type") != MODEL_TYPE:
         raise ValueError(
