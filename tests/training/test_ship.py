@@ -30,3 +30,28 @@ def test_a_reship_keeps_the_parser_companion_but_not_the_stale_catalog(tmp_path)
     assert json.loads(new.read_text())["companions"] == {"parser": "parser-faces-64"}
     _carry_companions(new, tmp_path / "absent.json")  # a first ship: nothing to carry
     assert json.loads(new.read_text())["companions"] == {"parser": "parser-faces-64"}
+
+
+def test_shipping_a_biggan_run_writes_a_card_in_the_family_s_words(tmp_path, one_thread):
+    """The card names the family, its classes and its config; samples have one column per class."""
+    from PIL import Image
+
+    from regiongan.checkpoints import load_model
+    from regiongan.training import train
+    from regiongan.training.ship import ship
+
+    from .conftest import tiny_biggan_config
+
+    run = tmp_path / "run"
+    train(tiny_biggan_config(run, steps=2))
+    models = tmp_path / "models"
+    dest = ship(run, "scenes-test", fd_count=4, grid=10, models_dir=models)
+    assert dest == models / "scenes-test"
+    card = (dest / "README.md").read_text()
+    assert "class-conditional BigGAN-deep" in card and "StyleGAN2" not in card
+    assert "alpine, desert, coast, meadow, city" in card and "channel width 8" in card
+    assert "class = seed mod 5" in card
+    G = load_model(dest)
+    assert G.model_type == "biggan-deep" and G.c_dim == 5
+    with Image.open(dest / "samples.png") as im:  # 5 columns × 2 rows of 16² at scale 2
+        assert im.width > im.height

@@ -1,4 +1,4 @@
-"""``regiongan parser train | eval``: part parsers (``regiongan.parser``).
+"""``regiongan parser train | eval | classes``: part parsers and class scorers (``regiongan.parser``).
 
 ``python -m regiongan.parser`` forwards here (one argument parser per command).
 """
@@ -18,6 +18,7 @@ from ..checkpoints.files import CONFIG_FILE, WEIGHTS_FILE
 from ..data.worlds import list_worlds
 from ..data.worlds.base import check_size
 from ..parser import evaluate_parser, fd_parser_floor, load_parser, train_parser
+from ..parser.classes import evaluate_class_scorer, save_class_scorer, train_class_scorer
 from ..validate import finite
 from .common import SEED, Checked, count_type, overwrite_option
 from .output import OutputPlan, describe
@@ -120,3 +121,38 @@ def parser_eval(parser_name, world, count, seed, size, fd, threads, json_path, o
         text = json.dumps(scores, indent=2) + "\n"
         plan.write(json_path, lambda path: path.write_text(text))
         plan.commit()
+
+
+@parser.command("classes")
+@click.option("--parser", "parser_name", default="parser-scenes-64", show_default=True, help="The part parser whose features it reads.")
+@click.option("--samples", default=3000, show_default=True, type=count_type("samples", "--samples"), help="Training images (stream --seed).")
+@click.option("--seed", default=2000, show_default=True, type=SEED, help="Training stream and box draws (evaluation uses stream 0).")
+@click.option("--eval-count", default=1000, show_default=True, type=click.IntRange(min=0), help="Held-out images scored after training (0: skip).")
+@click.option("--threads", default=1, show_default=True, type=click.IntRange(min=1), help="torch CPU threads.")
+@click.option("--out", "-o", required=True, help="Output directory (config.json + model.safetensors; other files are kept).")
+@overwrite_option
+def parser_classes(parser_name, samples, seed, eval_count, threads, out, overwrite) -> None:
+    """Train a class scorer (which class a region shows, e.g. a scene's biome) on the parser's world."""
+    folder = Path(out)
+    plan = OutputPlan(overwrite)
+    files = plan.add(folder / CONFIG_FILE, folder / WEIGHTS_FILE)
+    plan.check()
+    torch.set_num_threads(threads)
+    t0 = time.perf_counter()
+    scorer = train_class_scorer(parser_name, samples=samples, seed=seed)
+    seconds = time.perf_counter() - t0
+    scores = evaluate_class_scorer(scorer, count=eval_count) if eval_count else {}
+    facts = {"samples": samples, "seed": seed, "train_seconds": round(seconds, 1), "threads": threads, **scores}
+    with tempfile.TemporaryDirectory(prefix="regiongan-classes.") as tmp:
+        trained = save_class_scorer(scorer, Path(tmp) / "scorer", extra=facts)
+
+        def copy_scorer(directory: Path) -> None:
+            for f in files:
+                shutil.copy(trained / f.name, directory / f.name)
+
+        plan.write_group(files, copy_scorer)
+        written = plan.commit()
+    click.echo(f"trained in {seconds:.0f} s; wrote {describe(written)}")
+    if scores:
+        click.echo(f"held-out accuracy ({scores['count']} images, stream 0): whole image {scores['whole_image_accuracy']:.3f}, "
+                   f"random box regions {scores['box_accuracy']:.3f}")  # fmt: skip

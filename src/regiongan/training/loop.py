@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from ..checkpoints import save_pretrained
 from ..images import make_grid, save_image
-from ..latents import z_from_seeds
+from .samples import grid_columns, seed_images
 from .augment import DiffAugment
 from .config import RUN_CONTROL_FIELDS, TrainConfig
 from .data import RealImages, open_real_images
@@ -318,19 +318,10 @@ class Trainer:
 
     @torch.no_grad()
     def sample_grid(self, G: Any = None) -> Image.Image:
-        """``G`` (default: G_ema) on seeds ``0 .. grid-1`` (the ``regiongan generate`` convention), const
-        noise, ψ = 1; classes cycle through all classes."""
+        """``G`` (default: G_ema) on seeds ``0 .. grid-1`` (:func:`~.samples.seed_images`), one column per
+        class when conditional."""
         G = self.G_ema if G is None else G
-        z = z_from_seeds(range(self.cfg.grid), G.z_dim).to(self.device)
-        c = None
-        if G.c_dim:
-            c = torch.nn.functional.one_hot(torch.arange(self.cfg.grid) % G.c_dim, G.c_dim).float()
-            c = c.to(self.device)
-        images = []
-        for lo in range(0, self.cfg.grid, 16):
-            ws = G.map(z[lo : lo + 16], c[lo : lo + 16] if c is not None else None)
-            images.append(G.synthesize(G.styles(ws), noise_mode="const").image.cpu())
-        return make_grid(torch.cat(images), ncols=min(8, self.cfg.grid))
+        return make_grid(seed_images(G, self.cfg.grid), ncols=grid_columns(G, self.cfg.grid))
 
     # ---------------------------------------------------------------------------------------------- run
     def run(self) -> Path:

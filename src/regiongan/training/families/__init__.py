@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ..config import FAMILIES
-from .base import Objective, Phase, RealBatch, StepContext, TrainingFamily, derived_seed
+from .base import CardFacts, Objective, Phase, RealBatch, StepContext, TrainingFamily, derived_seed
 from .biggan import BigGANFamily
 from .stylegan2 import StyleGAN2Family, make_adam
 
@@ -14,6 +14,7 @@ __all__ = [
     "get_family",
     "TRAINING_FAMILIES",
     "TrainingFamily",
+    "CardFacts",
     "Objective",
     "Phase",
     "RealBatch",

@@ -27,7 +27,7 @@ import torch.nn as nn
 from ..augment import DiffAugment
 from ..config import TrainConfig
 
-__all__ = ["RealBatch", "Phase", "StepContext", "Objective", "TrainingFamily", "derived_seed"]
+__all__ = ["RealBatch", "Phase", "StepContext", "Objective", "TrainingFamily", "CardFacts", "derived_seed"]
 
 
 @dataclass
@@ -92,6 +92,19 @@ class Objective(ABC):
         return {}
 
 
+@dataclass
+class CardFacts:
+    """What a family says about a trained generator on its model card (:mod:`regiongan.training.ship`).
+
+    title: the model in a few words (``"class-conditional BigGAN-deep"``); config: the size-setting facts
+    (``"z 128, channel width 32, …"``); kimg_note: what a usual run of this family needs, for the status.
+    """
+
+    title: str
+    config: str
+    kimg_note: str
+
+
 class TrainingFamily(ABC):
     """One generator family's pieces for the loop (see the module docstring). Stateless: one instance per family."""
 
@@ -111,6 +124,10 @@ class TrainingFamily(ABC):
     @abstractmethod
     def objective(self, cfg: TrainConfig, G: nn.Module, D: nn.Module, ctx: StepContext) -> Objective:
         """The objective of a run (fresh state; the loop restores it on resume)."""
+
+    @abstractmethod
+    def card(self, cfg: TrainConfig, G: nn.Module) -> CardFacts:
+        """The family's facts for the model card of the trained generator ``G``."""
 
     def export(self, cfg: TrainConfig, G_ema: nn.Module, ctx: StepContext) -> nn.Module:
         """The generator written to ``model/`` and drawn in the sample grids; ``G_ema`` itself by default.

@@ -29,7 +29,7 @@ from ...generators.biggan import BigGANDeep
 from ..augment import DiffAugment
 from ..config import TrainConfig
 from ..losses import hinge_discriminator_loss, hinge_generator_loss, orthogonal_penalty
-from .base import Objective, Phase, RealBatch, StepContext, TrainingFamily, derived_seed
+from .base import CardFacts, Objective, Phase, RealBatch, StepContext, TrainingFamily, derived_seed
 from .biggan_statistics import forward_batch_statistics, refine_spectral_norm, standing_statistics
 
 __all__ = ["BigGANFamily", "BigGANObjective", "BigGANLoss", "generator_layers", "attention_position"]
@@ -169,6 +169,19 @@ class BigGANFamily(TrainingFamily):
         betas = (cfg.beta1, cfg.beta2)
         G_opt = torch.optim.Adam(G.parameters(), cfg.g_lr, betas, eps=1e-8)
         return G_opt, torch.optim.Adam(D.parameters(), cfg.d_lr, betas, eps=1e-8)
+
+    def card(self, cfg: TrainConfig, G: nn.Module) -> CardFacts:
+        c = G.config
+        attention = c["attention_layer_position"] < len(c["layers"])
+        return CardFacts(
+            title="class-conditional BigGAN-deep" if G.c_dim else "BigGAN-deep",
+            config=(
+                f"z {G.z_dim}, {G.c_dim} classes, channel width {c['channel_width']}, {len(c['layers'])} blocks, "
+                f"self-attention {'at ' + str(cfg.attention) + '²' if attention else 'none'}, "
+                f"{c['n_stats']} truncation rows of BN statistics; D channel width {cfg.d_channel_width}"
+            ),
+            kimg_note="BigGAN usually trains for thousands of kimg",
+        )
 
     def objective(self, cfg: TrainConfig, G: nn.Module, D: nn.Module, ctx: StepContext) -> BigGANObjective:
         return BigGANObjective(cfg, G, D, ctx)

@@ -19,7 +19,7 @@ from ...discriminators import StyleGAN2Discriminator
 from ...generators.stylegan2 import StyleGAN2
 from ..config import TrainConfig
 from ..losses import StyleGAN2Loss
-from .base import Objective, Phase, RealBatch, StepContext, TrainingFamily
+from .base import CardFacts, Objective, Phase, RealBatch, StepContext, TrainingFamily
 
 __all__ = ["StyleGAN2Family", "StyleGAN2Objective", "make_adam"]
 
@@ -129,6 +129,14 @@ class StyleGAN2Family(TrainingFamily):
                 f"per-process batch {batch_per_rank} is not divisible by the minibatch-stddev group {group}; "
                 "change --batch or --mbstd-group"
             )
+
+    def card(self, cfg: TrainConfig, G: nn.Module) -> CardFacts:
+        kind = "class-conditional StyleGAN2" if G.c_dim else "StyleGAN2"
+        return CardFacts(
+            title=kind,
+            config=f"z/w {G.z_dim}/{G.w_dim}, {cfg.mapping_layers} mapping layers, channels {G.config.get('channels')}",
+            kimg_note="StyleGAN2 usually needs hundreds of kimg at 64²",
+        )
 
     def objective(self, cfg: TrainConfig, G: nn.Module, D: nn.Module, ctx: StepContext) -> StyleGAN2Objective:
         return StyleGAN2Objective(cfg, G, D, ctx)

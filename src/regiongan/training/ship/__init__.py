@@ -24,8 +24,9 @@ import torch
 from ...checkpoints import MODELS_DIR, load_model
 from ...checkpoints.files import MODEL_DIR, check_folder, is_model_dir, swap_directory
 from ...images import make_grid
-from ...latents import z_from_seeds
 from ..config import TrainConfig
+from ..families import get_family
+from ..samples import grid_columns, random_images, seed_images
 
 __all__ = ["ship", "training_command"]
 
@@ -60,8 +61,11 @@ def _last_metrics(run_dir: Path) -> dict:
     return steps[-1] if steps else {}
 
 
-def ship(run_dir: str | Path, name: str, launcher: str = "python", fd_count: int = 1000, grid: int = 32) -> Path:
-    """Copy ``run_dir/model`` to ``regiongan/models/<name>`` with ``README.md`` (card) and ``samples.png``.
+def ship(
+    run_dir: str | Path, name: str, launcher: str = "python", fd_count: int = 1000, grid: int = 40,
+    models_dir: str | Path = MODELS_DIR,
+) -> Path:
+    """Copy ``run_dir/model`` to ``<models_dir>/<name>`` (the package's ``regiongan/models``) with ``README.md`` (card) and ``samples.png``.
 
     The shipped folder is built next to ``models/<name>`` and swapped in as one unit, so an interrupted ship
     leaves the earlier shipped model whole. An existing ``models/<name>`` must be a regiongan model
@@ -76,9 +80,9 @@ def ship(run_dir: str | Path, name: str, launcher: str = "python", fd_count: int
     meta = json.loads((src / "config.json").read_text())
     extra = meta.get("extra", {})
     cfg = TrainConfig.from_dict({**extra.get("train_config", {}), "resume": True})
-    dest = MODELS_DIR / name
+    dest = Path(models_dir) / name
     check_folder(dest, True, MODEL_DIR, is_model_dir)  # re-shipping replaces the earlier one
-    write = lambda tmp: _write_shipped(tmp, run_dir, src, name, cfg, extra, launcher, fd_count, grid)  # noqa: E731
+    write = lambda tmp: _write_shipped(tmp, run_dir, src, dest, cfg, extra, launcher, fd_count, grid)  # noqa: E731
     swap_directory(dest, write, owned=_SHIPPED.__contains__)
     return dest
 
@@ -115,17 +119,20 @@ def _cpu_description() -> str:
 
 
 def _write_shipped(
-    tmp: Path, run_dir: Path, src: Path, name: str, cfg: TrainConfig, extra: dict, launcher: str, fd_count: int, grid: int
+    tmp: Path, run_dir: Path, src: Path, dest: Path, cfg: TrainConfig, extra: dict, launcher: str, fd_count: int, grid: int
 ) -> None:
     """The shipped folder's files, written into the empty folder ``tmp``: the model, samples and card."""
     for f in ("config.json", "model.safetensors"):
         shutil.copy2(src / f, tmp / f)
-    _carry_companions(tmp / "config.json", MODELS_DIR / name / "config.json")
+    name = dest.name
+    _carry_companions(tmp / "config.json", dest / "config.json")
 
     G = load_model(tmp)
-    with torch.no_grad():
-        images = G(z_from_seeds(range(grid), G.z_dim))
-    make_grid(images, ncols=8, scale=2).save(tmp / "samples.png")
+    images = seed_images(G, grid)
+    ncols = grid_columns(G, grid)
+    make_grid(images, ncols=ncols, scale=2).save(tmp / "samples.png")
+    facts = get_family(cfg.family).card(cfg, G)
+    class_names = extra.get("data", {}).get("class_names") or [str(i) for i in range(G.c_dim)]
 
     fd_line = "FD-parser: not measured (no part parser for this world is shipped)."
     try:
@@ -134,15 +141,12 @@ def _write_shipped(
 
         parser = load_parser(f"parser-{cfg.data}-{cfg.resolution}")
         gen = torch.Generator().manual_seed(12345)
-
-        def sample(n: int) -> torch.Tensor:
-            return G(torch.randn(n, G.z_dim, generator=gen))
-
-        fd = fd_parser(sample, parser, count=fd_count)
+        fd = fd_parser(lambda n: random_images(G, n, gen), parser, count=fd_count)
         floor = fd_parser_floor(parser, count=fd_count)
+        drawn = ", classes drawn uniformly" if G.c_dim else ""
         fd_line = (
-            f"FD-parser ({fd_count} generated vs {fd_count} procedural images, parser `parser-{cfg.data}-{cfg.resolution}`): "
-            f"**{fd:.2f}**; floor (procedural vs procedural, same count): **{floor:.2f}**."
+            f"FD-parser ({fd_count} generated{drawn} vs {fd_count} procedural images, parser "
+            f"`parser-{cfg.data}-{cfg.resolution}`): **{fd:.2f}**; floor (procedural vs procedural, same count): **{floor:.2f}**."
         )
     except (ImportError, FileNotFoundError, ValueError) as e:
         fd_line += f" ({e})"
@@ -152,14 +156,20 @@ def _write_shipped(
     wall_h = last.get("wall_s", 0) / 3600
     size_mb = (tmp / "model.safetensors").stat().st_size / 1e6
     n_params = sum(p.numel() for p in G.parameters()) / 1e6
+    if G.c_dim:
+        caption = (f"Seeds 0–{grid - 1}, class = seed mod {G.c_dim} ({ncols} columns: " + ", ".join(class_names[:ncols])
+                   + f"), ψ = 1 (`regiongan generate --model {name} --seeds 0-{grid - 1} --class C`).")  # fmt: skip
+    else:
+        caption = f"Seeds 0–{grid - 1}, ψ = 1, const noise (`regiongan generate --model {name} --seeds 0-{grid - 1}`)."
+    classes_row = f"| classes | {', '.join(class_names)} |\n" if G.c_dim else ""
     card = f"""# {name}
 
-A StyleGAN2 ({G.img_resolution}×{G.img_resolution}, {n_params:.2f} M parameters, {size_mb:.1f} MB fp16 EMA weights) trained by
+A {facts.title} ({G.img_resolution}×{G.img_resolution}, {n_params:.2f} M parameters, {size_mb:.1f} MB fp16 EMA weights) trained by
 regiongan's own code on the procedural `{cfg.data}` world. Nothing here was downloaded.
 
 ![samples](samples.png)
 
-*Seeds 0–{grid - 1}, ψ = 1, const noise (`regiongan generate --model {name} --seeds 0-{grid - 1}`).*
+*{caption}*
 
 ## Training
 
@@ -175,16 +185,16 @@ Re-running the same command continues the run from its newest snapshot (`--resum
 | training wall time | {wall_h:.2f} h (as of the last logged step) |
 | hardware | {_cpu_description()}; fp32 |
 | batch | {cfg.batch} |
-| G config | z/w {G.z_dim}/{G.w_dim}, {cfg.mapping_layers} mapping layers, channels {G.config.get('channels')} |
-
+| G config | {facts.config} |
+{classes_row}
 ## Quality
 
 {fd_line}
 
 ## Honest status
 
-This is an early snapshot of a run that is still going: {kimg:.1f} kimg is far below what StyleGAN2 usually needs
-(hundreds of kimg at 64²). The images above show how far it got. Later sessions continue the run and
+This is an early snapshot of a run that is still going: {kimg:.1f} kimg is far below what a usual run needs
+({facts.kimg_note}). The images above show how far it got. Later sessions continue the run and
 re-ship with `regiongan ship --run-dir {run_dir} --name {name}`. A re-ship keeps the part parser the earlier
 shipped model declared (`companions` in config.json) but not its Editing-in-Style catalog, which fits only
 the weights it was built on: rebuild it (see the catalog's card) and declare it again.
