@@ -2,8 +2,11 @@
 
 Formats: our own directory (config.json + model.safetensors), a shipped model name (``faces-64``),
 NVIDIA network pickles (``.pkl``, restricted unpickler), rosinality ``.pt`` (weights_only),
-``{'init_kwargs', 'state_dict'}`` dumps of an NVIDIA generator (the conformance fixtures' layout), and
-pytorch-pretrained-biggan's ``pytorch_model.bin`` + ``config.json`` (weights_only).
+``{'init_kwargs', 'state_dict'}`` dumps of an NVIDIA generator (the conformance fixtures' layout),
+pytorch-pretrained-biggan's ``pytorch_model.bin`` + ``config.json`` (weights_only), and NVlabs/SPADE's
+``latest_net_G.pth`` (+ ``latest_net_E.pth``) with ``opt.txt`` (weights_only; without opt.txt use
+:func:`regiongan.checkpoints.spade.load_nvlabs_spade` with a preset) or ``{'opt', 'state_dict_G',
+'state_dict_E'}`` dumps of them (the SPADE fixtures' layout).
 
 Whatever the format, the file is checked before it is read (:mod:`.reading`: a regular file under the size
 cap), and the architecture it declares is checked against the model budget before the model is built
@@ -28,10 +31,12 @@ from .nvidia import config_from_nvidia_kwargs
 from .nvidia_pickle import load_nvidia_generator, looks_like_nvidia_pickle
 from .reading import TORCH_ZIP_MAGIC, check_path_kind, check_state_tensors, first_line, read_json_file, torch_load
 from .rosinality import convert_rosinality_state, is_rosinality_state
+from .spade import PRESETS as SPADE_PRESETS
+from .spade import is_nvlabs_spade_checkpoint, is_spade_dump, load_nvlabs_spade, load_spade_dump, looks_like_spade_state
 
 __all__ = ["load_model", "detect_format", "list_models", "shipped_model_dir", "FORMATS", "MODELS_DIR"]
 
-FORMATS = ("regiongan", "nvidia-pkl", "nvidia-state", "rosinality", "pytorch-pretrained-biggan")
+FORMATS = ("regiongan", "nvidia-pkl", "nvidia-state", "rosinality", "pytorch-pretrained-biggan", "nvlabs-spade")
 MODELS_DIR = Path(__file__).resolve().parents[1] / "models"
 
 
@@ -65,6 +70,8 @@ def _detect(p: Path) -> tuple[str, Any]:
     check_path_kind(p)  # a FIFO or device is refused before anything opens it
     if is_biggan_checkpoint(p):  # before the native check: both are directories with a config.json
         return "pytorch-pretrained-biggan", None
+    if is_nvlabs_spade_checkpoint(p):  # latest_net_G.pth + opt.txt (a directory or the weights file)
+        return "nvlabs-spade", None
     if is_native_checkpoint(p):
         return "regiongan", None
     if p.is_dir():
@@ -92,6 +99,13 @@ def _classify_torch_object(obj: Any, p: Path) -> str:
         return "rosinality"
     if isinstance(obj, dict) and "state_dict" in obj and "init_kwargs" in obj:
         return "nvidia-state"
+    if is_spade_dump(obj):  # {'opt', 'state_dict_G', 'state_dict_E'}: the SPADE fixtures' layout
+        return "nvlabs-spade"
+    if looks_like_spade_state(obj):
+        raise CheckpointError(
+            f"{p}: an NVlabs SPADE generator without opt.txt beside it: put its opt.txt there, or load it with "
+            f"regiongan.checkpoints.spade.load_nvlabs_spade(path, preset=...) (presets: {', '.join(sorted(SPADE_PRESETS))})"
+        )
     top = [repr(k)[:40] for k in list(obj)[:10]] if isinstance(obj, dict) else type(obj).__name__
     raise CheckpointError(f"{p}: a torch file, but not a generator checkpoint regiongan knows (top level: {top})")
 
@@ -148,6 +162,8 @@ def load_model(path_or_name: str | Path, device: str | torch.device = "cpu", net
         config = read_biggan_config(config_file)  # validated and budget-checked before the weights are read
         state = convert_biggan_state(torch_load(weights), config, str(weights))
         model = model_from_state("biggan-deep", config, state, str(weights))
+    elif fmt == "nvlabs-spade":
+        model = load_nvlabs_spade(p) if obj is None else load_spade_dump(obj, str(p))
     else:
         config, state = convert_rosinality_state(obj, str(p))
         model = model_from_state("stylegan2", config, state, str(p))

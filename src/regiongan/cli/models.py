@@ -25,14 +25,14 @@ def info(model, as_json) -> None:
     G = rg.load_model(model)
     path = Path(model) if Path(model).exists() else shipped_model_dir(model)
     n_params = sum(p.numel() for p in G.parameters())
-    points = G.control_points()
+    points = G.control_points() if hasattr(G, "control_points") else []  # label-map families (SPADE) have none
     data = {
         "model": model,
         "format": detect_format(path),
         "model_type": G.model_type,
         "parameters": n_params,
         "config": G.config,
-        "num_ws": G.num_ws,
+        "num_ws": getattr(G, "num_ws", None),
         "companions": getattr(G, "companions", {}),
         "control_points": [p.__dict__ for p in points],
     }
@@ -44,6 +44,9 @@ def info(model, as_json) -> None:
         click.echo(f"  {k:24s} {v}")
     for k, v in data["companions"].items():
         click.echo(f"  companion {k:14s} {v}")
+    if not points:
+        click.echo("\n  no latent control points (a label-map generator: see docs/spade.md)")
+        return
     click.echo(f"\n  {len(points)} control points (num_ws = {G.num_ws}):")
     click.echo(f"  {'name':12s} {'kind':6s} {'res':>5s} {'in_res':>6s} {'C_in':>5s} {'C_out':>5s} {'w':>3s}")
     for p in points:

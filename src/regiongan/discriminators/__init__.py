@@ -5,14 +5,16 @@ from __future__ import annotations
 import torch.nn as nn
 
 from .biggan import BigGANDiscriminator
+from .spade import SPADEDiscriminator
 from .stylegan2 import StyleGAN2Discriminator
 
-__all__ = ["StyleGAN2Discriminator", "BigGANDiscriminator", "DISCRIMINATOR_TYPES", "build_discriminator"]
+__all__ = ["StyleGAN2Discriminator", "BigGANDiscriminator", "SPADEDiscriminator", "DISCRIMINATOR_TYPES", "build_discriminator"]
 
 #: model_type -> class, the discriminator counterpart of ``regiongan.generators.registry``.
 DISCRIMINATOR_TYPES: dict[str, type[nn.Module]] = {
     "stylegan2-d": StyleGAN2Discriminator,
     "biggan-deep-d": BigGANDiscriminator,
+    "spade-d": SPADEDiscriminator,
 }
 
 

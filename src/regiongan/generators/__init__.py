@@ -7,8 +7,11 @@ from .base import BlendedStyle, ControlPoint, Generator, Style, SynthesisOutput,
 from .registry import build_model, family_class, list_families, register_family
 from .stylegan2 import StyleGAN2
 from .biggan import BigGANDeep  # registers "biggan-deep"
+from .spade import SPADEModel  # registers "spade"
+from .ssn import SSNGenerator  # registers "ssn"
 
 __all__ = [
-    "BigGANDeep", "BlendedStyle", "ControlPoint", "Generator", "Style", "SynthesisOutput", "StyleGAN2", "build_model",
+    "BigGANDeep", "BlendedStyle", "SPADEModel", "SSNGenerator", "ControlPoint", "Generator", "Style",
+    "SynthesisOutput", "StyleGAN2", "build_model",
     "family_class", "list_families", "register_family", "check_generator", "tangent_pass",
 ]  # fmt: skip
