@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("regiongan.parser", "regiongan.recipes"),
     ("regiongan.results", "regiongan.training"),
     ("regiongan.methods", "regiongan.previews"),
-    ("regiongan.api", "regiongan.demo"),
+    ("regiongan.api", "regiongan.demo", "regiongan.studio"),
     ("regiongan.cli",),
 ]
 

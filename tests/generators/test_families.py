@@ -15,6 +15,7 @@ from regiongan.generators import BlendedStyle, Generator, check_generator, list_
 from ..conftest import tiny_stylegan2
 from .cond_norm_family import tiny_cond_norm
 from .test_biggan import tiny_biggan
+from .test_ssn import tiny_ssn
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -22,6 +23,7 @@ FAMILIES = {
     "stylegan2": tiny_stylegan2,
     "test-cond-norm": tiny_cond_norm,
     "biggan-deep": partial(tiny_biggan, num_classes=0),
+    "ssn": partial(tiny_ssn, img_resolution=8),
 }
 
 
