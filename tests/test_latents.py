@@ -67,3 +67,15 @@ def test_class_conditions():
         class_vector(G, 3, 1)
     with pytest.raises(ValueError, match="unconditional"):
         class_vector(tiny_stylegan2(), 0, 1)
+
+
+def test_direction_spaces_and_the_latent_space_type():
+    from regiongan.latents import CLASS_SPACE, DIRECTION_SPACES, SPACES, LatentSpace
+
+    assert DIRECTION_SPACES[: len(SPACES)] == SPACES and CLASS_SPACE in DIRECTION_SPACES
+    space = LatentSpace(4, lambda ws: ws[:, 0, :4], lambda ws, d: torch.nn.functional.pad(d, (0, 1))[:, None], "a test space")
+    assert space.dim == 4 and space.move(torch.zeros(1, 2, 5), torch.ones(3, 4)).shape == (3, 1, 5)
+    for bad, message in ((dict(dim=0), "dim must be an int >= 1"), (dict(dim=True), "dim must be an int >= 1"),
+                         (dict(read=3), "must be callables"), (dict(description="two\nlines"), "one non-empty line")):  # fmt: skip
+        with pytest.raises((TypeError, ValueError), match=message):
+            LatentSpace(**{**dict(dim=4, read=space.read, move=space.move, description="x"), **bad})

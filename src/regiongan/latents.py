@@ -8,11 +8,15 @@ One vocabulary for every method (docs/vocabulary.md):
   ``"z"`` ``[N, z_dim]``, ``"w"`` ``[N, w_dim]`` or ``"w+"`` ``[N, num_ws, w_dim]``;
 * **truncation_psi** pulls every code towards the model's mean ``w̄``: ``w̄ + ψ (w − w̄)`` (for z codes
   through the mapping, exactly as plain generation).
+
+*Directions* (ReSeFa) live in a latent space too: z, w, w+, or a space a model family declares beyond them
+(:class:`LatentSpace`, :data:`DIRECTION_SPACES`; e.g. ``"class"``, BigGAN's class embedding).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence, Union
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Sequence, Union
 
 import numpy as np
 import torch
@@ -23,6 +27,9 @@ from .validate import MAX_SEED, finite, integer
 __all__ = [
     "Space",
     "SPACES",
+    "DIRECTION_SPACES",
+    "CLASS_SPACE",
+    "LatentSpace",
     "Code",
     "MAX_SEED",
     "MAX_PSI",
@@ -39,7 +46,14 @@ __all__ = [
 ]
 
 Space = Literal["z", "w", "w+"]
+#: The spaces a code tensor can be given in (every model has them: z through the mapping, w, w+).
 SPACES: tuple[str, ...] = ("z", "w", "w+")
+#: The word for a class-conditional model's class-embedding space (docs/vocabulary.md).
+CLASS_SPACE = "class"
+#: Every word a *direction*'s space may be (docs/vocabulary.md): the code spaces, which are generic, and the
+#: spaces a family may declare with ``G.latent_spaces()`` (:func:`regiongan.generators.base.latent_spaces`).
+#: A family that needs a new kind of space adds its word here and to the vocabulary.
+DIRECTION_SPACES: tuple[str, ...] = (*SPACES, CLASS_SPACE)
 #: An int seed, a list of seeds, ``{"seed": s}`` / ``{"seeds": [...]}`` (the recipe forms) or a tensor.
 Code = Union[int, Sequence[int], dict, torch.Tensor]
 #: The largest truncation ψ. ψ = 100 puts a code 100× as far from w̄ as the model samples it; faces-64's
@@ -50,6 +64,34 @@ MAX_PSI = 100.0
 #: ±10 (±300 even at ψ = 100); 10⁴ leaves room for any inversion, while codes near 10³⁸ overflow float32 in
 #: the mapping or the affine layers and give black images.
 MAX_CODE = 1e4
+
+
+@dataclass(frozen=True)
+class LatentSpace:
+    """A latent space a model family declares beyond z / w / w+ (``G.latent_spaces()``), described by how
+    it sits inside ws — so directions can be found in it (the image as a function of its coordinates) and
+    applied to any code (``ws + move(ws, t·n)``) by generic code.
+
+    dim: ``d``, the size of a vector in the space. read: ``ws [N, num_ws, w_dim] -> [N, d]``, a code's
+    coordinates in the space (BigGAN's ``"class"``: the class embedding ``e``). move: ``(ws [N|1, num_ws,
+    w_dim], delta [N, d]) -> dws [N, num_ws, w_dim]``, how an offset ``delta`` of those coordinates moves ws;
+    it must be linear in ``delta`` (it may depend on ws, e.g. on each row's truncation) and functional
+    (no in-place writes: it runs under ``torch.func.jvp`` / ``vmap``). description: a few words for
+    messages and summaries (``"the class embedding e = E·c"``).
+    """
+
+    dim: int
+    read: Callable[[torch.Tensor], torch.Tensor]
+    move: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    description: str
+
+    def __post_init__(self) -> None:
+        if isinstance(self.dim, bool) or not isinstance(self.dim, int) or self.dim < 1:
+            raise ValueError(f"LatentSpace.dim must be an int >= 1, got {self.dim!r}")
+        if not callable(self.read) or not callable(self.move):
+            raise TypeError("LatentSpace.read and LatentSpace.move must be callables (see the LatentSpace docstring)")
+        if not isinstance(self.description, str) or not self.description or "\n" in self.description:
+            raise ValueError(f"LatentSpace.description must be one non-empty line, got {self.description!r}")
 
 
 def _is_seed(v: Any) -> bool:

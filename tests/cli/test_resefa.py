@@ -57,3 +57,28 @@ def test_errors_are_clear(model_dir, tmp_path):
     r = invoke("edit", "-d", tmp_path / "missing.safetensors", "-o", tmp_path / "e.png")
     assert r.exit_code == 2 and "not found" in r.output
     assert not any(tmp_path.iterdir())
+
+
+def test_biggan_directions_in_the_class_space_then_edit_with_the_directions_class(tmp_path):
+    """BigGAN-deep: --space class with --class; edit defaults to that class; replay; --space w is refused."""
+    from regiongan.checkpoints import save_pretrained
+
+    from ..generators.test_biggan import tiny_biggan
+
+    model = tmp_path / "biggan"
+    save_pretrained(tiny_biggan(seed=1), model)
+    out = tmp_path / "class.safetensors"
+    r = ok("directions", "-m", model, "-r", "box:8,8,20,20", "--space", "class", "--class", "2", "--samples", "1", "--k", "2", "-o", out)
+    assert '"space": "class"' in r.output and '"class": 2' in r.output and "in class, d=8" in r.output
+    d = rg.load_directions(out)
+    assert d.space == "class" and d.rows == () and d.meta["class"] == 2
+    strip = tmp_path / "o" / "strip.png"
+    ok("edit", "-d", out, "--strengths=-2,0,2", "--seeds", "0", "-o", strip)
+    recipe = json.loads((tmp_path / "o" / "strip.json").read_text())
+    assert recipe["params"]["c"] == 2 and recipe["params"]["directions"]["space"] == "class"
+    ok("replay", tmp_path / "o" / "strip.json", "--out", tmp_path / "again.png")
+    assert (tmp_path / "again_02.png").read_bytes() == (tmp_path / "o" / "strip_02.png").read_bytes()
+    r = invoke("directions", "-m", model, "-r", "box:8,8,20,20", "--class", "2", "-o", tmp_path / "w.safetensors")
+    assert r.exit_code == 2 and "space 'w' is not available for this model" in r.output and "'class' (d=8" in r.output
+    r = invoke("directions", "-m", model, "-r", "box:8,8,20,20", "--space", "class", "--k", "2", "-o", tmp_path / "c.safetensors")
+    assert r.exit_code == 2 and "class-conditional with 3 classes: give a class" in r.output

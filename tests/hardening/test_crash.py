@@ -388,7 +388,6 @@ def test_shipping_a_model_killed_at_any_step(zygote, tmp_path):
 
     code = (
         "from pathlib import Path\nimport regiongan.training.ship as ship\n"
-        "ship.MODELS_DIR = Path({folder!r}) / 'models'\n"
-        f"ship.ship({str(run_dir)!r}, 'm', fd_count=4, grid=4)"
+        f"ship.ship({str(run_dir)!r}, 'm', fd_count=4, grid=4, models_dir=Path({{folder!r}}) / 'models')"
     )
     kill_at_every_step(zygote, tmp_path, prepare, code, check)

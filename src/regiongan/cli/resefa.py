@@ -12,6 +12,7 @@ import click
 import regiongan as rg
 
 from .. import validate
+from ..latents import DIRECTION_SPACES
 from ..limits import check_count
 from ..methods.resefa import directions_summary
 from ..methods.resefa.solvers import check_tau
@@ -39,10 +40,13 @@ Examples:
   regiongan directions --model faces-64 --region box:16,36,48,56 --samples 8 --out dirs/mouth-box.safetensors
   regiongan directions -m faces-64 -r part:mouth --samples 16 --k 5 --out dirs/mouth.safetensors
   regiongan directions -m faces-64 -r part:eyes --space w+ --layers 8-32 --solver woodbury -o dirs/eyes.safetensors
+  regiongan directions -m biggan/ -r box:0,0,128,48 --space class --class 970 --samples 8 -o dirs/sky-class.safetensors
 Computes the region Grams A (inside) and B (outside) from forward-mode Jacobians of --samples images (seeds
 --seed …) and solves A n = λ (B + τ·tr(B) I) n (see docs/resefa.md). part: regions run the part parser
-(--parser, default: the model's companion parser) on every sample and use that sample's mask. Writes one
-.safetensors file (vectors, eigenvalues, the region, and JSON metadata); then `regiongan edit --directions FILE`.
+(--parser, default: the model's companion parser) on every sample and use that sample's mask. --space: w, w+
+and z for StyleGAN2; z and class (the class embedding, with --class) for BigGAN-deep, whose ws rows are not a
+latent space. Writes one .safetensors file (vectors, eigenvalues, the region, and JSON metadata); then
+`regiongan edit --directions FILE`.
 """
 
 EPILOG_EDIT = """\b
@@ -52,7 +56,8 @@ Examples:
 Writes OUT (grid: one row per seed, one column per strength), OUT_00.png … (one per image, row by row),
 OUT_region.png (the region the directions were computed for) and OUT.json + OUT.safetensors (the recipe,
 with the direction inside; `regiongan replay OUT.json --out again.png` reproduces the images). Strengths
-are distances along the unit direction in the latent space (w' = w + t·n).
+are distances along the unit direction in the latent space (w' = w + t·n; in the class space e' = e + t·n).
+--class defaults to the class the directions were found with.
 """
 
 
@@ -83,21 +88,22 @@ def _progress(done: int, total: int) -> None:
 @region_option
 @click.option("--samples", default=8, show_default=True, type=count_type("samples", "samples"), help="Images whose Grams are averaged (limit: samples).")
 @click.option("--seed", "-s", default=0, show_default=True, type=SEED, help="Seed of the first sample.")
-@click.option("--space", default="w", show_default=True, type=click.Choice(["w", "w+", "z"]), help="Latent space of the directions.")
+@click.option("--space", default="w", show_default=True, type=click.Choice(list(DIRECTION_SPACES)), help="Latent space of the directions (class: a conditional BigGAN's class embedding).")
 @layers_option(default=None, help="W+ rows moved: all|coarse|middle|fine|LO-HI|names  [default: all]")
 @click.option("--k", "-k", "k", default=10, show_default=True, type=click.IntRange(min=1), help="Number of directions.")
 @click.option("--tau", default=1e-3, show_default=True, type=Checked("TAU", float, check_tau), help="Regulariser α = τ·tr(B) (0 <= τ <= 1e6).")
 @click.option("--solver", default="cholesky", show_default=True, type=click.Choice(["cholesky", "woodbury"]))
 @click.option("--rank", default=None, type=click.IntRange(min=1), help="Woodbury only: keep this many singular values of J_b.")
 @truncation_option(help="Truncation ψ of the samples.")
+@click.option("--class", "class_idx", default=None, type=int, help="Class index of the samples (conditional models only).")
 @click.option("--downsample", default=None, type=click.IntRange(min=1), help="Area-average images to this side first.")
 @click.option("--chunk", default=32, show_default=True, type=click.IntRange(min=1), help="Basis vectors per vmapped jvp.")
 @parser_option
 @out_option("Output .safetensors file.")
 @overwrite_option
 def directions(
-    model, region, samples, seed, space, layers, k, tau, solver, rank, truncation_psi, downsample, chunk, parser, out,
-    overwrite,
+    model, region, samples, seed, space, layers, k, tau, solver, rank, truncation_psi, class_idx, downsample, chunk,
+    parser, out, overwrite,
 ) -> None:
     """Find local latent directions for REGION (ReSeFa)."""
     path = Path(out)
@@ -109,7 +115,7 @@ def directions(
     G = load_generator(model)
     dirs = rg.find_directions(
         G, region, samples=samples, seed=seed, space=space, layers=layers, k=k, tau=tau, solver=solver,
-        truncation_psi=truncation_psi, downsample=downsample, chunk=chunk, parser=parser, rank=rank, progress=_progress,
+        truncation_psi=truncation_psi, c=class_idx, downsample=downsample, chunk=chunk, parser=parser, rank=rank, progress=_progress,
     )  # fmt: skip
     plan.write(path, lambda tmp: dirs.save(tmp))
     plan.commit()
@@ -125,10 +131,11 @@ def directions(
 @model_option(default=None, help="Model [default: the one the directions were computed on].")
 @truncation_option(default=None, help="Truncation ψ [default: the directions' ψ].")
 @layers_option(default=None, help="W directions only: apply them to these layers instead.")
+@click.option("--class", "class_idx", default=None, type=int, help="Class index (conditional models) [default: the directions' class].")
 @image_out_option()
 @scale_option
 @overwrite_option
-def edit(directions_path, index, strengths, seeds, model, truncation_psi, layers, out, scale, overwrite) -> None:
+def edit(directions_path, index, strengths, seeds, model, truncation_psi, layers, class_idx, out, scale, overwrite) -> None:
     """Edit images along one ReSeFa direction: a grid of seeds x strengths, and its recipe."""
     dirs = rg.load_directions(directions_path)
     try:
@@ -143,7 +150,12 @@ def edit(directions_path, index, strengths, seeds, model, truncation_psi, layers
         raise click.UsageError("the directions file does not name its model; pass --model")
     G = load_generator(model_name)
     check_scale(scale, G)
-    result = rg.edit(G, seeds, dirs, index=index, strengths=strengths, layers=layers, truncation_psi=truncation_psi)
+    if class_idx is None and getattr(G, "c_dim", 0) > 0:
+        found = dirs.meta.get("class")  # the class the directions were found with, when it was one index
+        class_idx = found if isinstance(found, int) and not isinstance(found, bool) else None
+    result = rg.edit(
+        G, seeds, dirs, index=index, strengths=strengths, layers=layers, truncation_psi=truncation_psi, c=class_idx
+    )
     if region is not None and tuple(region.shape) != (G.img_resolution, G.img_resolution):
         region = None  # directions found at another resolution: no mask at this image size
     written = outputs.save(result, scale=scale, region=region)

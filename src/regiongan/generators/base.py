@@ -12,6 +12,7 @@ from typing import Callable, Literal, Protocol, Sequence, Union, runtime_checkab
 
 import torch
 
+from ..latents import DIRECTION_SPACES, SPACES, LatentSpace
 from ..ops.masks import resize_mask
 
 __all__ = [
@@ -24,6 +25,8 @@ __all__ = [
     "Precision",
     "TangentPass",
     "tangent_pass",
+    "LatentSpace",
+    "latent_spaces",
     "check_generator",
     "style_map",
 ]
@@ -122,6 +125,10 @@ class Generator(Protocol):
     Optional: ``synthesize_jvp(ws [1, num_ws, w_dim], dws [T, num_ws, w_dim], noise_mode)`` -> (image,
     tangents); a family that has it gets the fast forward-mode Jacobian (see :func:`tangent_pass`), others
     use ``torch.func.jvp`` of ``synthesize``.
+
+    Optional: ``latent_spaces() -> dict[str, LatentSpace | str]``: the family's latent spaces beyond z / w /
+    w+ (a :class:`~regiongan.latents.LatentSpace`, e.g. BigGAN's ``"class"``), and the generic ones it does
+    not offer (a one-line reason); see :func:`latent_spaces`. Without it a model has z, w and w+.
     """
 
     model_type: str
@@ -195,6 +202,43 @@ def tangent_pass(G: Generator) -> TangentPass | None:
     if fn is None:
         return None
     return lambda ws, dws: fn(ws, dws, noise_mode="const")
+
+
+def latent_spaces(G: Generator) -> dict[str, LatentSpace | str]:
+    """The family's declaration of its latent spaces (``G.latent_spaces()``), checked; ``{}`` when it has none.
+
+    Keys are words of :data:`~regiongan.latents.DIRECTION_SPACES`. A value is a
+    :class:`~regiongan.latents.LatentSpace` for a space the family adds (never z / w / w+, which are
+    generic), or a one-line reason (a str) for a space this model does not offer — a generic one that means
+    nothing for the family (BigGAN's homogeneous ws rows: ``"w"``, ``"w+"``), or a family space this
+    particular model lacks (an unconditional BigGAN's ``"class"``). Methods (ReSeFa) name the reason in
+    their error. A malformed declaration is a TypeError / ValueError naming the family.
+    """
+    fn = getattr(G, "latent_spaces", None)
+    if fn is None:
+        return {}
+    declared = fn()
+    family = type(G).__name__
+    if not isinstance(declared, dict):
+        got = type(declared).__name__
+        raise TypeError(f"{family}.latent_spaces() must return a dict of LatentSpace or str, got {got}")
+    for name, value in declared.items():
+        if name not in DIRECTION_SPACES:
+            raise ValueError(
+                f"{family}.latent_spaces(): {name!r} is not a latent space word of regiongan {DIRECTION_SPACES}; "
+                "add it to regiongan.latents.DIRECTION_SPACES and docs/vocabulary.md"
+            )
+        if isinstance(value, str):
+            if not value or "\n" in value:
+                raise ValueError(f"{family}.latent_spaces()[{name!r}]: the reason must be one non-empty line")
+        elif not isinstance(value, LatentSpace):
+            got = type(value).__name__
+            raise TypeError(f"{family}.latent_spaces()[{name!r}] must be a LatentSpace or a reason (str), got {got}")
+        elif name in SPACES:
+            raise ValueError(
+                f"{family}.latent_spaces(): {name!r} is generic; a family can withdraw it (a str reason), not redefine it"
+            )
+    return dict(declared)
 
 
 def check_generator(G: object) -> Generator:

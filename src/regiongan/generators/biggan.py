@@ -27,6 +27,8 @@ Under the Generator Protocol:
   ``bias = β(cond) − mean · gain``. Styles enter linearly, so spatial styles (maps, blends) through
   :func:`~regiongan.generators.base.style_map` mix per-region outputs exactly.
 * No noise inputs, no fast tangent pass.
+* Latent spaces for directions (:meth:`BigGANDeep.latent_spaces`): z and ``"class"`` (the class
+  embedding); W / W+ are withdrawn (an offset to the homogeneous rows moves ψ too).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..latents import CLASS_SPACE, LatentSpace
 from .base import ControlPoint, NoiseMode, Precision, Style, SynthesisOutput, style_map
 from .registry import ModelCost, bind_config, register_family, short_repr
 
@@ -551,6 +554,33 @@ class BigGANDeep(nn.Module):
             )
         cond = torch.cat([ws[..., :zd], ws[..., zd : 2 * zd] / s[..., None]], dim=-1)
         return cond, psi
+
+    def latent_spaces(self) -> dict[str, LatentSpace | str]:
+        """The latent spaces directions can live in beyond z (:func:`regiongan.generators.base.latent_spaces`).
+
+        ``"class"``: the class embedding ``e = E·c`` (``d = z_dim``), the image as a function of ``e`` with z
+        fixed; an offset ``δ`` moves every row ``ψ_r·[z, e, 1]`` by ``ψ_r·[0, δ, 0]``, exactly as ``map``
+        would embed ``e + δ``. Unavailable (with the reason) on an unconditional model. ``"w"`` / ``"w+"``
+        are withdrawn: a row's last entry is its truncation, so a W offset moves ψ (the BN statistics,
+        which are not differentiable) together with z and the embedding."""
+        reason = (
+            "BigGAN's ws rows are homogeneous coordinates ψ·[z, embed(c), 1] whose last entry is the truncation, "
+            "so an offset to them mixes z, the class embedding and ψ"
+        )
+        spaces: dict[str, LatentSpace | str] = {"w": reason, "w+": reason}
+        if self.c_dim == 0:
+            spaces[CLASS_SPACE] = "this BigGAN is unconditional (num_classes = 0): it has no class embedding to move"
+        else:
+            zd = self.z_dim
+
+            def read(ws: torch.Tensor) -> torch.Tensor:
+                return ws[:, 0, zd : 2 * zd] / ws[:, 0, 2 * zd :]
+
+            def move(ws: torch.Tensor, delta: torch.Tensor) -> torch.Tensor:
+                return ws[..., 2 * zd :] * F.pad(delta, (zd, 1))[:, None, :]
+
+            spaces[CLASS_SPACE] = LatentSpace(zd, read, move, "the class embedding e = E·c")
+        return spaces
 
     def styles(self, ws: torch.Tensor) -> list[torch.Tensor]:
         """``ws [N, num_ws, w_dim]`` -> per control point: the condition ``[N, 2·z_dim]`` (input) or

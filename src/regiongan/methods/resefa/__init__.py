@@ -42,9 +42,11 @@ from .spaces import (
     LayerSpillWarning,
     direction_offset,
     edited_ws,
+    family_space,
     image_function,
     latent_dim,
     latent_rows,
+    model_spaces,
     tangent_function,
 )
 
@@ -53,7 +55,7 @@ __all__ = [
     "directions_summary", "FORMAT", "FORMAT_VERSION",
     "EigenSolution", "Solver", "SOLVERS", "solve", "solve_cholesky", "solve_woodbury", "woodbury_inverse",
     "regularization",
-    "latent_rows", "latent_dim", "image_function", "tangent_function", "direction_offset", "edited_ws",
+    "latent_rows", "latent_dim", "model_spaces", "family_space", "image_function", "tangent_function", "direction_offset", "edited_ws",
     "LayerSpillWarning", "EmptyRegionError", "NonFiniteOutputError",
     "DEFAULT_SAMPLES", "DEFAULT_K", "DEFAULT_SPACE", "DEFAULT_TAU", "DEFAULT_SOLVER", "DEFAULT_CHUNK",
     "DEFAULT_STRENGTHS", "DEFAULT_MAX_JACOBIAN_BYTES",

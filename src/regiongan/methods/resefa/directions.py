@@ -17,7 +17,7 @@ import torch
 
 from ... import __version__
 from ...checkpoints.files import atomic_write, check_overwrite, check_version, read_safetensors, safetensors_writer
-from ...latents import SPACES, check_truncation_psi
+from ...latents import DIRECTION_SPACES, check_truncation_psi
 from ...validate import finite_tensor, integer, json_field
 
 __all__ = ["Directions", "DirectionsLike", "FORMAT", "FORMAT_VERSION", "load_directions", "as_directions", "directions_summary"]
@@ -45,7 +45,8 @@ class Directions:
 
     vectors: ``[k, d]`` float32 unit rows, best first; eigenvalues: ``[k]`` float64 (the Rayleigh quotient
     ``nᵀAn / nᵀ(B+αI)n``: mean squared change per pixel inside ÷ outside the region); space: ``"w"``,
-    ``"w+"`` or ``"z"``; rows: the W+ rows the directions move (``()`` for z); region: the masks used
+    ``"w+"``, ``"z"`` or a family space (``"class"``; :data:`~regiongan.latents.DIRECTION_SPACES`); rows: the
+    W+ rows the directions move (``()`` for z and family spaces, which move every layer); region: the masks used
     ``[1|N, 1, H, W]`` (one per sample for part regions; None in the recipe form); model: the
     :func:`~regiongan.identity.model_record` of the model they were computed on; meta: how they were
     computed (samples, seeds, τ, α, solver, timings, ``truncation_psi``, ``layers`` …).
@@ -69,13 +70,16 @@ class Directions:
             raise ValueError(
                 f"Directions: vectors must be [k, d] and eigenvalues [k] with k >= 1, got {shapes[0]} and {shapes[1]}"
             )
-        if not isinstance(self.space, str) or self.space not in SPACES:
-            raise ValueError(f"Directions: unknown space {self.space!r}; use one of {SPACES}")
+        if not isinstance(self.space, str) or self.space not in DIRECTION_SPACES:
+            raise ValueError(f"Directions: unknown space {self.space!r}; use one of {DIRECTION_SPACES}")
         if isinstance(self.rows, (str, bytes)) or not isinstance(self.rows, (list, tuple)):
             raise ValueError(f"Directions: rows must be a list of W+ row indices, got {self.rows!r}")
         self.rows = tuple(integer(r, "Directions: each of rows (a W+ row index)", 0) for r in self.rows)
-        if (self.space == "z") != (not self.rows):
-            raise ValueError(f"Directions: space {self.space!r} with rows {self.rows}: z moves no rows, w / w+ at least one")
+        if (self.space in ("w", "w+")) != bool(self.rows):
+            raise ValueError(
+                f"Directions: space {self.space!r} with rows {self.rows}: z moves no rows (nor does a family space "
+                "such as 'class'), w / w+ at least one"
+            )
         if self.space == "w+" and self.vectors.shape[1] % len(self.rows):
             raise ValueError(f"Directions: w+ vectors of size {self.vectors.shape[1]} do not split over {len(self.rows)} rows")
         finite_tensor(self.vectors, "Directions: vectors", ("k", "d"))
@@ -240,7 +244,7 @@ def as_directions(value: DirectionsLike) -> Directions:
 
 def directions_summary(directions: Directions) -> dict[str, Any]:
     """A short JSON-able description (for the CLI)."""
-    keys = ("samples", "solver", "tau", "region_spec", "truncation_psi", "jacobian_seconds_per_sample")
+    keys = ("samples", "solver", "tau", "region_spec", "truncation_psi", "class", "jacobian_seconds_per_sample")
     return {
         "k": directions.k, "dim": directions.dim, "space": directions.space, "rows": list(directions.rows),
         "eigenvalues": [round(float(v), 6) for v in directions.eigenvalues], "model": directions.model.get("name"),

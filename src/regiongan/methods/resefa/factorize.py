@@ -10,6 +10,7 @@ found on each sample's own image, so a mouth region follows the mouth.
 
 from __future__ import annotations
 
+import numbers
 import time
 import warnings
 from typing import Any, Callable, Union
@@ -26,7 +27,7 @@ from ...jacobian import (
     area_downsample,
     sample_grams,
 )
-from ...latents import Space, check_truncation_psi, class_vector, codes_to_ws, z_from_seeds
+from ...latents import check_truncation_psi, class_vector, codes_to_ws, z_from_seeds
 from ...layer_selection import LayerSpec
 from ...limits import check_count
 from ...ops.masks import resize_mask
@@ -99,12 +100,17 @@ def _region_masks(
     return fixed.mask, None, spec
 
 
+def _class_record(c: int | torch.Tensor | None) -> int | None:
+    """The samples' class as the directions' meta keeps it: the index, or None (no class, or class vectors)."""
+    return int(c) if isinstance(c, numbers.Integral) and not isinstance(c, bool) else None
+
+
 def find_directions(
     G,
     region: FactorRegion,
     samples: int = DEFAULT_SAMPLES,
     seed: int = 0,
-    space: Space = DEFAULT_SPACE,
+    space: str = DEFAULT_SPACE,
     layers: LayerSpec = None,
     k: int = DEFAULT_K,
     tau: float = DEFAULT_TAU,
@@ -129,7 +135,9 @@ def find_directions(
             ``images [N, 3, H, W] -> masks [N, 1, H, W]``.
         samples: images whose Grams are averaged; seed: the first one's seed (seeds ``seed … seed +
             samples − 1``).
-        space: ``"w"`` (default, as in the paper), ``"w+"`` or ``"z"``; layers: which W+ rows move
+        space: ``"w"`` (default, as in the paper), ``"w+"``, ``"z"``, or a space the model's family declares
+            (``"class"``: BigGAN's class embedding; :func:`~.spaces.model_spaces` lists a model's spaces, and an
+            unavailable one is a one-line error naming them); layers: which W+ rows move, w / w+ only
             (:mod:`regiongan.layer_selection`; a :class:`LayerSpillWarning` names control points that share
             those rows).
         k: number of directions (≤ the latent size d); tau: α = τ · tr(B).
@@ -169,7 +177,7 @@ def find_directions(
         downsample = integer(downsample, "downsample", 1)
         if downsample > res:
             raise ValueError(f"downsample={downsample} is larger than the model's {res}x{res} images")
-    if space != "z" and layers is not None:
+    if space in ("w", "w+") and layers is not None:
         warn_spill(G, layers)
     fixed, source, spec = _region_masks(G, region, parser, samples)
     shared = fixed is not None and fixed.shape[0] == 1
@@ -229,7 +237,7 @@ def find_directions(
     meta = {
         "samples": acc.samples, "seeds": seeds, "skipped_seeds": skipped, "tau": float(tau), "alpha": sol.alpha,
         "solver": solver, "rank": rank, "mode": mode, "chunk": chunk, "downsample": downsample,
-        "truncation_psi": psi, "region_spec": spec, "fg_fraction": grams.fg_fraction,
+        "truncation_psi": psi, "class": _class_record(c), "region_spec": spec, "fg_fraction": grams.fg_fraction,
         "layers": moved_layers(G, space, rows), "jacobian_seconds_per_sample": t_jac / samples,
         "solve_seconds": t_solve,
     }  # fmt: skip

@@ -22,7 +22,7 @@ from ...results import Result
 from ...validate import integer
 from ..sampling import render
 from .directions import DirectionsLike, as_directions
-from .spaces import check_model, check_strengths, edited_ws, latent_rows, warn_spill
+from .spaces import check_model, check_space, check_strengths, edited_ws, latent_rows, warn_spill
 
 __all__ = ["edit", "DEFAULT_STRENGTHS"]
 
@@ -44,11 +44,13 @@ def edit(
 ) -> Result:
     """Move ``code`` along direction ``index`` of ``directions``, once per strength (ReSeFa's edit).
 
-    ``z' = z + t·n`` for a z direction; ``w'_l = w_l + t·n`` on the direction's W+ rows for w / w+.
+    ``z' = z + t·n`` for a z direction; ``w'_l = w_l + t·n`` on the direction's W+ rows for w / w+; for a
+    family space (BigGAN's ``"class"``) the code's coordinates in it move, ``e' = e + t·n``
+    (``ws + move(ws, t·n)``), with z and everything else kept.
 
     Args:
         code: seeds, or a tensor in ``space`` (``[N, z_dim]``, ``[N, w_dim]``, ``[N, num_ws, w_dim]``); a
-            z direction needs z codes.
+            z direction needs z codes; a family-space direction moves any code.
         directions: :class:`Directions`, a directions file, or :meth:`Directions.to_dict`'s form.
         index: which direction (0 = the most local).
         strengths: the distances ``t`` along the unit direction.
@@ -68,6 +70,7 @@ def edit(
     check_model(G)
     dirs = as_directions(directions)
     check_same_architecture(G, dirs.model, "these directions")
+    check_space(G, dirs.space)  # e.g. w directions on a model that withdraws w: the reason, one line
     one = dirs.select(integer(index, "index (which direction)", 0, dirs.k - 1))
     rows = dirs.rows
     if layers is not None:
@@ -89,7 +92,7 @@ def edit(
         cond = class_vector(G, c, z.shape[0])
         cond = None if cond is None else cond.repeat_interleave(len(values), dim=0)
         ws = edited_ws(G, z.to(G.device), one.vectors[0], "z", (), values, psi, cond)
-    else:
+    else:  # w / w+ rows, or a family space (its move applies to ws, whatever the code's space)
         base = codes_to_ws(G, z, space, c, psi)
         ws = edited_ws(G, base, one.vectors[0], dirs.space, rows, values)
     images = render(G, ws)

@@ -8,6 +8,10 @@ Spaces (``space=``, the same words as every method; :mod:`regiongan.latents`):
   of the W+ Jacobians — one tangent through all of them.
 * ``"w+"``: the selected W+ rows, concatenated: ``d = len(rows) · w_dim``.
 * ``"z"``: the input of the mapping (``d = z_dim``, truncation included); every layer moves.
+* a family's own spaces (``G.latent_spaces()``, :func:`regiongan.generators.base.latent_spaces`), e.g.
+  ``"class"`` (BigGAN: the class embedding, ``d = z_dim``): a :class:`~regiongan.latents.LatentSpace` says
+  its size, a code's coordinates in it and how an offset moves ws; every layer moves. A family can also
+  withdraw w / w+ (BigGAN: its rows carry the truncation), with a reason the errors name.
 
 Rows are shared: a W+ row feeds every control point with that ``w_index`` (in StyleGAN2 ``b{r}.torgb``
 shares its row with ``b{2r}.conv0``), so a ``layers`` selection that takes one of them moves the other
@@ -21,9 +25,9 @@ from typing import Sequence
 
 import torch
 
-from ...generators.base import tangent_pass
+from ...generators.base import latent_spaces, tangent_pass
 from ...jacobian import ImageFn, TangentFn
-from ...latents import SPACES, Space
+from ...latents import DIRECTION_SPACES, SPACES, LatentSpace
 from ...layer_selection import LayerSpec, layer_rows, select_layers, spilled_layers
 from ...validate import strengths as check_strengths  # the one rule for strengths (API, recipes, --strengths)
 
@@ -32,6 +36,8 @@ __all__ = [
     "LayerSpillWarning",
     "check_model",
     "check_space",
+    "model_spaces",
+    "family_space",
     "latent_rows",
     "latent_dim",
     "moved_layers",
@@ -45,7 +51,7 @@ __all__ = [
 
 #: ReSeFa's paper factorizes in W (one offset for all the rows it moves), so that is the default here;
 #: the other methods' codes default to z (seeds).
-DEFAULT_SPACE: Space = "w"
+DEFAULT_SPACE = "w"
 
 
 class LayerSpillWarning(UserWarning):
@@ -60,29 +66,74 @@ def check_model(G) -> None:
         )
 
 
-def check_space(G, space: str) -> Space:
-    """``space`` if it is a latent space this model has, else a ValueError naming them."""
-    if space not in SPACES:
-        raise ValueError(
-            f"unknown latent space {space!r}; this model's latent spaces are 'w' (w_dim={G.w_dim}), "
-            f"'w+' ({G.num_ws} x {G.w_dim}) and 'z' (z_dim={G.z_dim})"
-        )
+def model_spaces(G) -> dict[str, str]:
+    """Every latent space directions can live in on this model, with its size in words:
+    ``{"w": "w_dim=512", "w+": "18 x 512", "z": "z_dim=512"}`` for StyleGAN2, ``{"z": …, "class": …}`` for a
+    conditional BigGAN (generic spaces the family withdraws, or that the model lacks, are left out)."""
+    declared = latent_spaces(G)
+    out: dict[str, str] = {}
+    if getattr(G, "w_dim", 0) > 0 and getattr(G, "num_ws", 0) > 0:
+        out["w"] = f"w_dim={G.w_dim}"
+        out["w+"] = f"{G.num_ws} x {G.w_dim}"
+    if getattr(G, "z_dim", 0) > 0:
+        out["z"] = f"z_dim={G.z_dim}"
+    out = {name: size for name, size in out.items() if not isinstance(declared.get(name), str)}
+    for name, value in declared.items():
+        if isinstance(value, LatentSpace):
+            out[name] = f"d={value.dim}: {value.description}"
+    return out
+
+
+def _spaces_text(G) -> str:
+    spaces = [f"{name!r} ({size})" for name, size in model_spaces(G).items()]
+    if not spaces:
+        return "this model has no latent space for directions"
+    return "this model's latent spaces are " + (
+        spaces[0] if len(spaces) == 1 else ", ".join(spaces[:-1]) + " and " + spaces[-1]
+    )
+
+
+def check_space(G, space: str) -> str:
+    """``space`` if it is a latent space this model has, else a one-line ValueError naming them."""
+    if not isinstance(space, str) or space not in DIRECTION_SPACES:
+        raise ValueError(f"unknown latent space {space!r}; {_spaces_text(G)}")
+    reason = latent_spaces(G).get(space)
+    if isinstance(reason, str):
+        raise ValueError(f"space {space!r} is not available for this model: {reason}; {_spaces_text(G)}")
     if space == "z" and getattr(G, "z_dim", 0) <= 0:
         raise ValueError(f"this model has no z latent space (z_dim={getattr(G, 'z_dim', None)}); use space='w'")
-    if space != "z" and (getattr(G, "w_dim", 0) <= 0 or getattr(G, "num_ws", 0) <= 0):
+    if space in ("w", "w+") and (getattr(G, "w_dim", 0) <= 0 or getattr(G, "num_ws", 0) <= 0):
         raise ValueError(f"this model has no W latent space, so space={space!r} is not available")
-    return space  # type: ignore[return-value]
+    if space not in SPACES and space not in model_spaces(G):
+        raise ValueError(f"this model has no {space!r} latent space; {_spaces_text(G)}")
+    return space
+
+
+def family_space(G, space: str) -> LatentSpace | None:
+    """The family's :class:`~regiongan.latents.LatentSpace` named ``space``, None for z / w / w+ (checked by
+    :func:`check_space`)."""
+    check_space(G, space)
+    if space in SPACES:
+        return None
+    return latent_spaces(G)[space]  # type: ignore[return-value]  (check_space: a LatentSpace)
+
+
+def _moves_rows(space: str) -> bool:
+    """w / w+ directions move chosen W+ rows; z and family spaces move every layer."""
+    return space in ("w", "w+")
 
 
 def latent_rows(G, space: str, layers: LayerSpec = None) -> tuple[int, ...]:
     """The W+ rows (indices into ``ws``) a direction in ``space`` moves: those feeding the control points
     selected by ``layers`` (:func:`regiongan.layer_selection.layer_rows`). ``()`` for ``"z"``, which
-    moves all of them through the mapping."""
+    moves all of them through the mapping, and for a family's own space (e.g. ``"class"``), which moves every
+    layer too."""
     check_space(G, space)
-    if space == "z":
+    if not _moves_rows(space):
         if layers not in (None, "all"):
+            how = "through the mapping" if space == "z" else "(it enters every row of ws)"
             raise ValueError(
-                "layers= cannot be used with space='z': a z offset moves every layer through the mapping; "
+                f"layers= cannot be used with space={space!r}: an offset in it moves every layer {how}; "
                 "use space='w' or 'w+' to restrict a direction to some layers"
             )
         return ()
@@ -90,13 +141,16 @@ def latent_rows(G, space: str, layers: LayerSpec = None) -> tuple[int, ...]:
 
 
 def latent_dim(G, space: str, rows: Sequence[int]) -> int:
-    """``d``, the size of a direction in ``space``: z_dim, w_dim, or ``len(rows) · w_dim`` for w+."""
-    return {"z": G.z_dim, "w": G.w_dim, "w+": len(rows) * G.w_dim}[space]
+    """``d``, the size of a direction in ``space``: z_dim, w_dim, ``len(rows) · w_dim`` for w+, the declared
+    ``dim`` for a family space."""
+    if space in SPACES:
+        return {"z": G.z_dim, "w": G.w_dim, "w+": len(rows) * G.w_dim}[space]
+    return family_space(G, space).dim  # type: ignore[union-attr]
 
 
 def moved_layers(G, space: str, rows: Sequence[int]) -> list[str] | None:
-    """Names of every control point an edit of ``rows`` moves (None for z: all of them)."""
-    if space == "z":
+    """Names of every control point an edit of ``rows`` moves (None for z and family spaces: all of them)."""
+    if not _moves_rows(space):
         return None
     chosen = set(rows)
     return [p.name for p in G.control_points() if p.w_index in chosen]
@@ -126,8 +180,10 @@ def image_function(
     the sample's own latent ``x0`` (``f(x0)`` is the sample's image).
 
     ws: ``[1, num_ws, w_dim]`` the sample's W+ code; z: ``[1, z_dim]`` its z (for ``"z"``, mapped with
-    ``truncation_psi`` and the class condition ``c [1, c_dim]``); rows: from :func:`latent_rows`. Offsets are added to the sample's rows, so rows
-    that differ (truncation cutoff, style mixing) keep their differences.
+    ``truncation_psi`` and the class condition ``c [1, c_dim]``); rows: from :func:`latent_rows`. Offsets are
+    added to the sample's rows, so rows that differ (truncation cutoff, style mixing) keep their differences.
+    In a family space ``x0`` is the sample's coordinates (``LatentSpace.read``; BigGAN's ``"class"``: its
+    embedding ``e``) and ``f(x) = image(ws + move(ws, x − x0))`` (z fixed).
     """
     if space == "z":
         if z is None:
@@ -137,6 +193,14 @@ def image_function(
             return G.synthesize(G.styles(G.map(x[None], c, truncation_psi)), noise_mode="const").image[0]
 
         return f_z, z[0].clone()
+    extra = family_space(G, space)
+    if extra is not None:
+        x0 = extra.read(ws)[0].clone()
+
+        def f_family(x: torch.Tensor) -> torch.Tensor:
+            return G.synthesize(G.styles(ws + extra.move(ws, (x - x0)[None])), noise_mode="const").image[0]
+
+        return f_family, x0
     idx = torch.tensor(list(rows), dtype=torch.long)
     if space == "w":
         sel = torch.zeros(1, G.num_ws, 1, dtype=ws.dtype, device=ws.device)
@@ -163,10 +227,14 @@ def tangent_function(G, space: str, ws: torch.Tensor, rows: Sequence[int]) -> Ta
     """The family's own forward-mode tangents (:func:`regiongan.generators.base.tangent_pass`) for
     :func:`image_function`'s ``f`` in ``space``: the rows of ``V [c, d]`` are offsets of ``x``; output
     ``[c, 3, H, W]``. None when the family has no tangent pass or the space is ``"z"`` (the Jacobian engine
-    then uses ``vmap(jvp(f))``)."""
+    then uses ``vmap(jvp(f))``). A family space goes through the same pass: its ``move`` is linear, so the
+    tangent of ws along ``v`` is ``move(ws, v)``."""
     fast = tangent_pass(G)
     if space == "z" or fast is None:
         return None
+    extra = family_space(G, space)
+    if extra is not None:
+        return lambda V: fast(ws, extra.move(ws, V.to(ws.dtype)))[1]
     idx = torch.tensor(list(rows), dtype=torch.long, device=ws.device)
     L = len(idx)
 
@@ -184,7 +252,9 @@ def tangent_function(G, space: str, ws: torch.Tensor, rows: Sequence[int]) -> Ta
 
 def _check_direction(G, direction: torch.Tensor, space: str, rows: Sequence[int]) -> torch.Tensor:
     d = latent_dim(G, space, rows)
-    if space != "z" and (not rows or min(rows) < 0 or max(rows) >= G.num_ws):
+    if not _moves_rows(space) and rows:
+        raise ValueError(f"a {space!r} direction moves every layer: rows must be empty, got {list(rows)}")
+    if _moves_rows(space) and (not rows or min(rows) < 0 or max(rows) >= G.num_ws):
         raise ValueError(f"rows must be W+ row indices in 0..{G.num_ws - 1}, got {list(rows)}")
     direction = direction.reshape(-1).to(device=G.device, dtype=torch.float32)
     if direction.shape[0] != d:
@@ -221,8 +291,8 @@ def edited_ws(
     num_ws, w_dim]``, sample-major (all strengths of code 0 first).
 
     base: ``z [N, z_dim]`` for a ``"z"`` direction (``z + t·n`` is mapped with ``truncation_psi`` and the
-    class condition ``c [N·S, c_dim]``), else
-    ``ws [N, num_ws, w_dim]`` (already truncated: ``w_l + t·n`` on ``rows``).
+    class condition ``c [N·S, c_dim]``), else ``ws [N, num_ws, w_dim]`` (already truncated): ``w_l + t·n``
+    on ``rows`` for w / w+, ``ws + move(ws, t·n)`` for a family space (BigGAN's ``"class"``: ``e + t·n``).
     """
     t = torch.tensor(check_strengths(strengths), dtype=torch.float32, device=G.device)
     base = base.to(device=G.device, dtype=torch.float32)
@@ -235,5 +305,11 @@ def edited_ws(
             return G.map(z, c, truncation_psi)
     if base.ndim != 3 or tuple(base.shape[1:]) != (G.num_ws, G.w_dim):
         raise ValueError(f"ws must be [N, {G.num_ws}, {G.w_dim}], got {tuple(base.shape)}")
+    extra = family_space(G, space)
+    if extra is not None:
+        n = _check_direction(G, direction, space, rows)
+        ws = base.repeat_interleave(len(t), dim=0)
+        delta = (t[None, :, None] * n).expand(base.shape[0], -1, -1).reshape(-1, n.shape[0])
+        return ws + extra.move(ws, delta)
     offset = direction_offset(G, direction, space, rows)
     return (base[:, None] + t[None, :, None, None] * offset).reshape(-1, G.num_ws, G.w_dim)
