@@ -46,6 +46,7 @@ _API: dict[str, str] = {
     "find_directions": "regiongan.methods.resefa",
     "load_directions": "regiongan.methods.resefa",
     "edit": "regiongan.methods.resefa",
+    "resample_blocks": "regiongan.methods.ssn",
 }
 
 __all__ = ["__version__", *_API]
