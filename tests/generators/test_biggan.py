@@ -411,3 +411,22 @@ def test_itan_transfer_with_a_class_keeps_the_far_outside(G):
     torch.testing.assert_close(out.images[outside], target[outside], atol=1e-5, rtol=0)
     assert (out.images - target)[BOX.mask.bool().expand(1, 3, -1, -1)].abs().mean() > 1e-3
     assert rg.transfer(G, 3, 11, "box:8,8,20,20", c=2).images.shape == (1, 3, R, R)
+
+
+def test_the_eval_weight_cache_follows_every_change_of_the_stored_tensors():
+    """The spectrally normalised weight is reused in eval mode, but never after a load, an edit or in training."""
+    G = tiny_biggan()
+    layer = G.generator.gen_z
+    first = layer.weight()
+    assert layer.weight() is first  # reused while nothing changed
+    with torch.no_grad():
+        layer.weight_orig.mul_(2)  # an in-place edit (a load copies in place too)
+    assert torch.allclose(layer.weight(), first, atol=1e-6)  # W/σ is scale-invariant...
+    with torch.no_grad():
+        layer.weight_u.copy_(torch.nn.functional.normalize(torch.randn_like(layer.weight_u), dim=0))
+    changed = layer.weight()
+    assert changed is not first and not torch.allclose(changed, first)  # ...but a new u is a new σ
+    G.load_state_dict(tiny_biggan(seed=1).state_dict())
+    assert not torch.allclose(layer.weight(), changed)
+    layer.weight_orig.requires_grad_(True)
+    assert layer.weight().requires_grad  # in a graph: computed, not cached

@@ -226,8 +226,26 @@ class _SpectralNormed(nn.Module):
         self.register_buffer("weight_v", v)
 
     def weight(self) -> torch.Tensor:
-        """The normalised weight, shaped like ``weight_orig``."""
+        """The normalised weight, shaped like ``weight_orig``.
+
+        In eval mode with frozen weights the result is a function of stored tensors only, so it is kept and
+        reused until one of them changes (a load, a ``.to``, an in-place edit: the tensors' version counters
+        and storage are the key). Every style and every layer call needs it; recomputing σ each time was
+        the largest cost of ITAN's K style computations on BigGAN."""
         w = self.weight_orig
+        frozen = not self.training and not (w.requires_grad and torch.is_grad_enabled())
+        if frozen and not torch.is_inference_mode_enabled():
+            u, v = self.weight_u, self.weight_v
+            key = (w.data_ptr(), w._version, u.data_ptr(), u._version, v.data_ptr(), v._version, w.dtype, w.device)
+            cached = self.__dict__.get("_weight_cache")
+            if cached is not None and cached[0] == key:
+                return cached[1]
+            out = self._normalised(w).detach()
+            self.__dict__["_weight_cache"] = (key, out)
+            return out
+        return self._normalised(w)
+
+    def _normalised(self, w: torch.Tensor) -> torch.Tensor:
         with torch.autocast(w.device.type, enabled=False):  # float32 also under bf16 autocast
             mat = w.flatten(1)
             u, v = self.weight_u, self.weight_v
@@ -364,7 +382,7 @@ class GenBlock(nn.Module):
 def _apply_norm(x: torch.Tensor, style: Style, point: ControlPoint) -> torch.Tensor:
     """``x · gain + bias`` with ``[gain, bias]`` from a vector, a map or a blend (per pixel)."""
     gain, bias = style_map(style, point.channels, point.resolution, point.name).to(x.dtype).chunk(2, dim=1)
-    return x * gain + bias
+    return torch.addcmul(bias, x, gain)
 
 
 class _Trunk(nn.Module):
