@@ -47,6 +47,9 @@ _API: dict[str, str] = {
     "load_directions": "regiongan.methods.resefa",
     "edit": "regiongan.methods.resefa",
     "resample_blocks": "regiongan.methods.ssn",
+    "synthesize": "regiongan.methods.spade",
+    "repaint": "regiongan.methods.spade",
+    "region_styles": "regiongan.methods.spade",
 }
 
 __all__ = ["__version__", *_API]

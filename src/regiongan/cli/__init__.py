@@ -26,7 +26,7 @@ import click
 
 from .. import __version__
 from ..limits import LIMITS, env_name, limit
-from . import data, demo, editing_in_style, generate, itan, models, parser, replay, resefa, ssn, train
+from . import data, demo, editing_in_style, generate, itan, models, parser, replay, resefa, spade, ssn, train
 from .common import CommandGroup
 
 __all__ = ["main", "run_command"]
@@ -57,7 +57,7 @@ def main(debug: bool, limits: tuple[str, ...]) -> None:
 
 for _command in (
     generate.generate, itan.resample, itan.transfer, itan.saliency, itan.hybridize, editing_in_style.part_transfer_cmd,
-    resefa.edit, ssn.blocks, replay.replay,  # images (+ recipes)
+    resefa.edit, ssn.blocks, spade.synthesize, spade.repaint, replay.replay,  # images (+ recipes)
     editing_in_style.catalog_cmd, editing_in_style.name_clusters_cmd, resefa.directions,  # method artefacts
     models.info, models.convert, models.regions_help, data.data, train.train, train.ship, parser.parser,
     demo.demo,  # models, data, training, the tour
