@@ -26,7 +26,7 @@ import click
 
 from .. import __version__
 from ..limits import LIMITS, env_name, limit
-from . import data, demo, editing_in_style, generate, itan, models, parser, replay, resefa, spade, ssn, train
+from . import data, demo, editing_in_style, generate, itan, models, parser, replay, resefa, spade, ssn, studio, train
 from .common import CommandGroup
 
 __all__ = ["main", "run_command"]
@@ -60,7 +60,7 @@ for _command in (
     resefa.edit, ssn.blocks, spade.synthesize, spade.repaint, replay.replay,  # images (+ recipes)
     editing_in_style.catalog_cmd, editing_in_style.name_clusters_cmd, resefa.directions,  # method artefacts
     models.info, models.convert, models.regions_help, data.data, train.train, train.ship, parser.parser,
-    demo.demo,  # models, data, training, the tour
+    demo.demo, studio.studio,  # models, data, training, the tour, the web app
 ):  # fmt: skip
     main.add_command(_command)
 

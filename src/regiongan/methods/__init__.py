@@ -5,6 +5,6 @@ the method registry (:mod:`regiongan.registry`); none reaches into a model's int
 handling is in :mod:`.inputs`, plain generation in :mod:`.sampling`.
 """
 
-from . import editing_in_style, itan, resefa, sampling, spade, ssn  # noqa: F401  (registration)
+from . import editing_in_style, itan, resefa, sampling, spade, ssn, stack  # noqa: F401  (registration)
 
-__all__ = ["editing_in_style", "itan", "resefa", "sampling", "spade", "ssn"]
+__all__ = ["editing_in_style", "itan", "resefa", "sampling", "spade", "ssn", "stack"]
