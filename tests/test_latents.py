@@ -79,3 +79,22 @@ def test_direction_spaces_and_the_latent_space_type():
                          (dict(read=3), "must be callables"), (dict(description="two\nlines"), "one non-empty line")):  # fmt: skip
         with pytest.raises((TypeError, ValueError), match=message):
             LatentSpace(**{**dict(dim=4, read=space.read, move=space.move, description="x"), **bad})
+
+
+def test_soft_class_vectors_must_be_a_mix_of_classes():
+    from types import SimpleNamespace
+
+    from regiongan.latents import class_vector
+
+    G = SimpleNamespace(c_dim=3, device=torch.device("cpu"), class_names=("a", "b", "c"))
+    mix = torch.tensor([[0.25, 0.75, 0.0]])
+    assert torch.equal(class_vector(G, mix, 2), mix.expand(2, -1))
+    assert torch.equal(class_vector(G, "b", 1), torch.tensor([[0.0, 1.0, 0.0]]))
+    with pytest.raises(ValueError, match="must not have negative entries"):
+        class_vector(G, torch.tensor([[1.5, -0.5, 0.0]]), 1)
+    with pytest.raises(ValueError, match="must sum to 1, got a row summing to 0.5"):
+        class_vector(G, torch.tensor([[0.25, 0.25, 0.0]]), 1)
+    with pytest.raises(ValueError, match=r"unknown class 'd'; this model's classes are a, b, c \(or 0..2\)"):
+        class_vector(G, "d", 1)
+    with pytest.raises(ValueError, match="this model has no class names"):
+        class_vector(SimpleNamespace(c_dim=3, device=torch.device("cpu")), "a", 1)

@@ -43,6 +43,7 @@ __all__ = [
     "codes_to_ws",
     "check_code",
     "class_vector",
+    "class_index",
 ]
 
 Space = Literal["z", "w", "w+"]
@@ -185,9 +186,10 @@ def code_record(value: Code) -> Any:
     return value
 
 
-def class_vector(G, c: int | torch.Tensor | None, n: int) -> torch.Tensor | None:
+def class_vector(G, c: int | str | torch.Tensor | None, n: int) -> torch.Tensor | None:
     """The class condition of ``n`` z codes: ``c [n, c_dim]`` on the model's device, or None for an
-    unconditional model. ``c``: a class index (one-hot), or a tensor ``[n|1, c_dim]`` (one-hot or soft)."""
+    unconditional model. ``c``: a class index or name (one-hot; names from the model's ``class_names``), or a
+    tensor ``[n|1, c_dim]`` — one-hot or soft: entries ≥ 0 that sum to 1 per row (a mix of classes)."""
     c_dim = getattr(G, "c_dim", 0)
     if c_dim == 0:
         if c is not None:
@@ -200,10 +202,30 @@ def class_vector(G, c: int | torch.Tensor | None, n: int) -> torch.Tensor | None
             raise ValueError(f"c must be [{n} or 1, {c_dim}] (one row per code), got {tuple(c.shape)}")
         if not bool(torch.isfinite(c).all()):
             raise ValueError("c contains NaN or inf values")
+        if bool((c < 0).any()):
+            raise ValueError(f"a soft class vector must not have negative entries (min {float(c.min()):.3g}); use weights >= 0 that sum to 1")
+        sums = c.double().sum(dim=1)
+        if bool(((sums - 1).abs() > 1e-4).any()):
+            bad = float(sums[(sums - 1).abs().argmax()])
+            raise ValueError(f"each row of a soft class vector must sum to 1, got a row summing to {bad:.4g}; divide by its sum")
         return c.to(device=G.device, dtype=torch.float32).expand(n, -1)
+    if isinstance(c, str):
+        c = class_index(G, c)
     if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= int(c) < c_dim:
-        raise ValueError(f"the class c must be an int in 0..{c_dim - 1} or a [N, {c_dim}] tensor, got {c!r}")
+        raise ValueError(f"the class c must be an int in 0..{c_dim - 1} (or a class name) or a [N, {c_dim}] tensor, got {c!r}")
     return torch.nn.functional.one_hot(torch.full([n], int(c)), c_dim).float().to(G.device)
+
+
+def class_index(G, name: str) -> int:
+    """The index of class ``name`` (a name in ``G.class_names``, or an index written as digits)."""
+    names = tuple(getattr(G, "class_names", ()) or ())
+    if name in names:
+        return names.index(name)
+    if name.strip().isdigit():
+        return int(name)
+    if not names:
+        raise ValueError(f"unknown class {name!r}: this model has no class names; give an index in 0..{G.c_dim - 1}")
+    raise ValueError(f"unknown class {name!r}; this model's classes are {', '.join(names)} (or 0..{len(names) - 1})")
 
 
 def codes_to_ws(

@@ -109,3 +109,22 @@ def test_hybridize_draws_a_region_of_another_class(tmp_path):
     assert r.exit_code == 2 and "REGION=CLASS" in r.output
     r = CliRunner().invoke(main, ["hybridize", "-m", model, "--class", "9", "--region-class", "box:0,0,8,8=1", "-o", str(tmp_path / "x.png")])
     assert r.exit_code == 2 and "int in 0..2" in r.output and not (tmp_path / "x.png").exists()
+
+
+def test_classes_can_be_named_when_the_model_was_trained_with_names(tmp_path):
+    from regiongan.checkpoints import load_model, save_pretrained
+
+    from ..generators.test_biggan import tiny_biggan
+
+    names = {"data": {"class_names": ["alpine", "desert", "coast"]}}
+    model = str(save_pretrained(tiny_biggan(), tmp_path / "bg", extra=names))
+    assert load_model(model).class_names == ("alpine", "desert", "coast")
+    by_name, by_index = tmp_path / "n.png", tmp_path / "i.png"
+    for out, base, region in ((by_name, "alpine", "coast"), (by_index, "0", "2")):
+        r = CliRunner().invoke(main, ["hybridize", "-m", model, "-s", "3", "--class", base, "--region-class", f"rbox:0,0,0.5,1={region}", "-o", str(out)])
+        assert r.exit_code == 0, r.output
+    assert (tmp_path / "n_00.png").read_bytes() == (tmp_path / "i_00.png").read_bytes()
+    r = CliRunner().invoke(main, ["hybridize", "-m", model, "--class", "tundra", "--region-class", "box:0,0,8,8=1", "-o", str(tmp_path / "x.png")])
+    assert r.exit_code == 2 and "unknown class 'tundra'; this model's classes are alpine, desert, coast" in r.output
+    r = CliRunner().invoke(main, ["generate", "-m", model, "-s", "1", "--class", "desert", "-o", str(tmp_path / "g.png")])
+    assert r.exit_code == 0, r.output

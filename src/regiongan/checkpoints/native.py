@@ -145,7 +145,24 @@ def load_pretrained(directory: str | Path) -> nn.Module:
     state, _ = read_safetensors(weights, CorruptCheckpointError)
     model = model_from_state(meta["model_type"], meta["config"], state, str(weights))
     model.companions = companions  # type: ignore[attr-defined]
+    names = read_class_names(meta, getattr(model, "c_dim", 0), directory / CONFIG_FILE)
+    if names:
+        model.class_names = names  # type: ignore[attr-defined]
     return model
+
+
+def read_class_names(meta: dict[str, Any], c_dim: int, path: Path) -> tuple[str, ...]:
+    """The class names a conditional model was trained with (``extra.data.class_names``, written by
+    ``regiongan train``), so classes can be given by name; ``()`` when there are none. A list that does not
+    name every class once is refused."""
+    extra = meta.get("extra")
+    data = extra.get("data") if isinstance(extra, dict) else None
+    names = data.get("class_names") if isinstance(data, dict) else None
+    if names is None or not c_dim:
+        return ()
+    if not isinstance(names, list) or len(names) != c_dim or not all(isinstance(n, str) and n for n in names) or len(set(names)) != c_dim:
+        raise CheckpointError(f"{path}: extra.data.class_names must name each of the {c_dim} classes once, got {short_repr(names)}")
+    return tuple(names)
 
 
 def read_companions(meta: dict[str, Any], path: Path) -> dict[str, str]:

@@ -32,6 +32,7 @@ from ..layer_selection import parse_layers
 from ..limits import check_count
 
 __all__ = [
+    "CLASS",
     "USAGE_ERROR",
     "RUNTIME_ERROR",
     "CommandError",
@@ -259,6 +260,24 @@ def psi_type(what: str) -> Checked:
 
 
 SEEDS = _Seeds()
+
+
+class _Class(click.ParamType):
+    """A class as typed: an index (digits) or a name the model resolves (``meadow``)."""
+
+    name = "CLASS"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if not text:
+            self.fail("give a class index or name, e.g. 0 or meadow", param, ctx)
+        return int(text) if text.isdigit() else text
+
+
+#: A class index or name (conditional models; names come from the model's training data).
+CLASS = _Class()
 LAYERS = _Layers()
 SEED = Checked("SEED", int, validate.seed)
 SCALE = Checked("INT", int, validate.scale)

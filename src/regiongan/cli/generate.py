@@ -9,6 +9,7 @@ from safetensors.torch import save_file
 import regiongan as rg
 
 from .common import (
+    CLASS,
     CUTOFF,
     SEED,
     SEEDS,
@@ -37,7 +38,7 @@ OUT.json (the recipe; `regiongan replay OUT.json --out again.png` reproduces the
 @click.option("--seeds", "-s", default="0-15", show_default=True, type=SEEDS, help="Seeds: '0-15', '1,5,9'.")
 @truncation_option()
 @click.option("--truncation-cutoff", default=None, type=CUTOFF, help="Truncate only the first N ws (0..num_ws).")
-@click.option("--class", "class_idx", default=None, type=int, help="Class index (conditional models only).")
+@click.option("--class", "class_idx", default=None, type=CLASS, help="Class index or name (conditional models only).")
 @click.option("--noise", default="const", show_default=True, type=click.Choice(["const", "random", "none"]))
 @click.option("--noise-seed", default=0, show_default=True, type=SEED, help="Seed of --noise random.")
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16"]))

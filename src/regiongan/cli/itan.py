@@ -12,6 +12,7 @@ import click
 import regiongan as rg
 
 from .common import (
+    CLASS,
     SEED,
     check_scale,
     count_type,
@@ -145,14 +146,15 @@ class, the result), OUT_00.png, OUT_region.png and OUT.json.
 """
 
 
-def _region_classes(ctx, param, values: tuple[str, ...]) -> list[tuple[str, int]]:
-    """``("box:0,0,32,64=2", …)`` -> ``[("box:0,0,32,64", 2), …]``: the class after the last '='."""
+def _region_classes(ctx, param, values: tuple[str, ...]) -> list[tuple[str, int | str]]:
+    """``("box:0,0,32,64=2", "part:sky=city")`` -> ``[("box:0,0,32,64", 2), ("part:sky", "city")]``: the
+    class (index or name) after the last '='."""
     pairs = []
     for value in values:
         spec, sep, cls = value.rpartition("=")
-        if not sep or not spec or not cls.strip().lstrip("-").isdigit():
-            raise click.BadParameter(f"{value!r}: give REGION=CLASS, e.g. box:0,0,32,64=2 or part:sky=4", param=param)
-        pairs.append((spec, int(cls)))
+        if not sep or not spec or not cls.strip():
+            raise click.BadParameter(f"{value!r}: give REGION=CLASS, e.g. box:0,0,32,64=2 or part:sky=city", param=param)
+        pairs.append((spec, CLASS.convert(cls, param, ctx)))
     if not pairs:
         raise click.BadParameter("give at least one REGION=CLASS", param=param)
     return pairs
@@ -161,7 +163,7 @@ def _region_classes(ctx, param, values: tuple[str, ...]) -> list[tuple[str, int]
 @click.command(epilog=EPILOG_HYBRIDIZE)
 @model_option()
 @seed_option("Seed of the image.")
-@click.option("--class", "base_class", required=True, type=int, help="Class of the image outside the regions.")
+@click.option("--class", "base_class", required=True, type=CLASS, help="Class of the image outside the regions: an index or a name (e.g. meadow).")
 @click.option("--region-class", "region_classes", multiple=True, required=True, callback=_region_classes, metavar="REGION=CLASS", help="A region and the class it is drawn as (repeatable).")
 @click.option("--separate-z", is_flag=True, help="Draw region k from seed SEED+k+1 instead of the image's own z.")
 @_blend_options
