@@ -60,8 +60,10 @@ from regiongan.jacobian import forward_jacobian, reverse_jacobian
 from regiongan.methods.resefa import (
     edit,
     edited_ws,
+    family_space,
     find_directions,
     image_function,
+    latent_dim,
     latent_rows,
     solve_cholesky,
     solve_woodbury,
@@ -285,14 +287,40 @@ def speed(args: argparse.Namespace) -> None:
 # Evaluation: locality at matched In-MSE
 
 
-def pca_direction(G, n: int = 10_000, seed: int = 0) -> tuple[torch.Tensor, float]:
-    """Top principal direction of W (GANSpace-style) from ``n`` mapped samples, and its std."""
+def space_coordinates(G, space: str, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+    """Each sample's coordinates in ``space`` ``[N, d]``: z itself, its first W row, or what a family space
+    reads from ws (BigGAN's class embedding)."""
+    if space == "z":
+        return z
+    ws = G.map(z, c)
+    extra = family_space(G, space)
+    return ws[:, 0] if extra is None else extra.read(ws)
+
+
+def pca_direction(G, space: str = "w", n: int = 10_000, seed: int = 0) -> tuple[torch.Tensor, float]:
+    """Top principal direction of the space's coordinates (GANSpace-style) from ``n`` samples (classes
+    drawn uniformly for a conditional model), and its std. In z (isotropic) it is as good as random; in
+    BigGAN's class space it is the axis along which the class embeddings differ most."""
     g = torch.Generator().manual_seed(seed)
+    coords = []
     with torch.no_grad():
-        w = torch.cat([G.map(torch.randn(1000, G.z_dim, generator=g))[:, 0] for _ in range(n // 1000)])
-    w = w - w.mean(0)
-    _, s, vh = torch.linalg.svd(w.double(), full_matrices=False)
-    return vh[0].float(), float(s[0] / math.sqrt(len(w) - 1))
+        for _ in range(n // 1000):
+            z = torch.randn(1000, G.z_dim, generator=g)
+            c = None
+            if G.c_dim:
+                c = torch.nn.functional.one_hot(torch.randint(G.c_dim, [1000], generator=g), G.c_dim).float()
+            coords.append(space_coordinates(G, space, z, c))
+    x = torch.cat(coords)
+    x = x - x.mean(0)
+    _, sv, vh = torch.linalg.svd(x.double(), full_matrices=False)
+    return vh[0].float(), float(sv[0] / math.sqrt(len(x) - 1))
+
+
+def cycling_classes(G, seeds: range) -> torch.Tensor | None:
+    """One-hot classes ``seed mod c_dim`` for a conditional model, else None."""
+    if not G.c_dim:
+        return None
+    return torch.nn.functional.one_hot(torch.as_tensor(list(seeds)) % G.c_dim, G.c_dim).float()
 
 
 def _out_at_in(curve: list[tuple[float, float]], target: float) -> float:
@@ -305,20 +333,23 @@ def _out_at_in(curve: list[tuple[float, float]], target: float) -> float:
 
 
 def evaluate(G, sources: dict[str, Callable[[torch.Tensor], torch.Tensor] | str], args) -> tuple[list[dict], list[dict]]:
-    res = G.img_resolution
-    test_z = z_from_seeds(range(10_000, 10_000 + args.test_samples), G.z_dim)
+    res, space = G.img_resolution, args.space
+    seeds = range(10_000, 10_000 + args.test_samples)
+    test_z = z_from_seeds(seeds, G.z_dim)
+    test_c = cycling_classes(G, seeds)
     with torch.no_grad():
-        test_ws = G.map(test_z)
+        test_ws = G.map(test_z, test_c)
         originals = torch.cat([G.synthesize(G.styles(test_ws[i : i + 50])).image for i in range(0, len(test_ws), 50)])
+    base = test_z if space == "z" else test_ws
     masks = {}
     for name, src in sources.items():
         masks[name] = parse_region(src, (res, res)).mask if isinstance(src, str) else src(originals)
-    pca, pca_std = pca_direction(G)
+    pca, pca_std = pca_direction(G, space)
+    rows = latent_rows(G, space)
     g = torch.Generator().manual_seed(1)
-    randoms = torch.randn(args.random, G.w_dim, generator=g)
+    randoms = torch.randn(args.random, latent_dim(G, space, rows), generator=g)
     randoms /= randoms.norm(dim=1, keepdim=True)
-    rows = latent_rows(G, "w")
-    strengths = [pca_std * 2.0**e for e in range(-4, 3)]  # 1/16 … 4 standard deviations of W's top PC
+    strengths = [pca_std * 2.0**e for e in range(-4, 3)]  # 1/16 … 4 standard deviations of the top PC
 
     def curve(direction: torch.Tensor, region_names: list[str]) -> dict[str, list[tuple[float, float]]]:
         """Mean (In, Out) per strength (both signs) for each region."""
@@ -327,7 +358,9 @@ def evaluate(G, sources: dict[str, Callable[[torch.Tensor], torch.Tensor] | str]
             acc = InOut()
             for sign in (1.0, -1.0):
                 edited = torch.cat([
-                    render(G, edited_ws(G, test_ws[i : i + 50], direction, "w", rows, [sign * t])) for i in range(0, len(test_ws), 50)
+                    render(G, edited_ws(G, base[i : i + 50], direction, space, rows, [sign * t],
+                                        c=None if test_c is None else test_c[i : i + 50]))
+                    for i in range(0, len(base), 50)
                 ])  # fmt: skip
                 for r in region_names:
                     acc.add(r, originals, edited, masks[r])
@@ -349,7 +382,8 @@ def evaluate(G, sources: dict[str, Callable[[torch.Tensor], torch.Tensor] | str]
     lams = {}
     for r, src in sources.items():
         print(f"  ReSeFa directions for {r} …", file=sys.stderr)
-        dirs = find_directions(G, src, samples=args.gram_samples, k=3, parser=args.parser_obj)
+        dirs = find_directions(G, src, samples=args.gram_samples, k=3, space=space, parser=args.parser_obj,
+                               c=cycling_classes(G, range(args.gram_samples)))
         lams[r] = float(dirs.eigenvalues[0])
         curves[(r, "resefa")] = curve(dirs.vectors[0], [r])[r]
     curve_rows, summary = [], []
@@ -466,6 +500,8 @@ def main() -> None:
     ap.add_argument("--target-in", type=float, default=None, help="eval: In-MSE to match (default: half the smallest reach)")
     ap.add_argument("--box", default=None, help="eval/figures: the free box (default: a mouth box)")
     ap.add_argument("--parser", default="parser-faces-64")
+    ap.add_argument("--space", default="w", help="eval: the latent space of the directions (w, z, or a family space such as class)")
+    ap.add_argument("--parts", default=None, help="eval: NAME=PART+PART,… parser regions (default: eyes, mouth, nose of faces)")
     add_output_dirs(ap, "out/resefa_eval", "--eval: where the CSV files and the plot go")
     ap.add_argument("--strengths", default="-6,-3,0,3,6", help="--figures: edit strengths")
     args = ap.parse_args()
@@ -485,7 +521,10 @@ def main() -> None:
         args.parser_obj = parser
         sources: dict[str, object] = {}
         if parser is not None:
-            sources.update({name: (lambda images, p=parts: parser.part_masks(images, p)) for name, parts in PARTS.items()})
+            parts = PARTS if args.parts is None else {
+                name: spec.split("+") for name, spec in (item.split("=", 1) for item in args.parts.split(","))
+            }
+            sources.update({name: (lambda images, p=p: parser.part_masks(images, p)) for name, p in parts.items()})
         sources["box"] = args.box or scaled_box(G.img_resolution)
         print(f"evaluating {list(sources)} on {args.test_samples} test samples of {args.model}", file=sys.stderr)
         curve_rows, summary = evaluate(G, sources, args)
