@@ -51,3 +51,33 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+SSN_TINY = dict(
+    family="ssn", data="faces", resolution=16, batch=4, z_dim=8, w_dim=8, mapping_layers=2, channel_base=256,
+    channel_max=16, block_grid=4, grid=4, log_every=1, threads=1, progress=False, snap_kimg=1.0,
+    # every regulariser on at short, different intervals, so exact resume covers their draws and phases
+    r1_interval=2, pl_weight=2.0, pl_interval=3, distortion_weight=10.0, distortion_interval=2,
+    augment="color,translation", ema_kimg=0.01,
+)  # fmt: skip
+
+
+def tiny_ssn_config(run_dir: Path, steps: int, **overrides) -> TrainConfig:
+    """An SSN (4×4 latent grid) on faces at 16² that stops after ``steps`` steps of batch 4."""
+    kw = dict(SSN_TINY, run_dir=str(run_dir), kimg=steps * 4 / 1000)
+    kw.update(overrides)
+    return TrainConfig(**kw)
+
+
+SPADE_TINY = dict(
+    family="spade", data="scenes", resolution=32, batch=2, ngf=4, ndf=8, z_dim=8, d_layers=2, grid=2, log_every=1,
+    threads=1, progress=False, snap_kimg=1.0, ema_kimg=0.01,
+    augment="color",  # its random draws must resume exactly too
+)  # fmt: skip
+
+
+def tiny_spade_config(run_dir: Path, steps: int, **overrides) -> TrainConfig:
+    """A SPADE (VAE, 12 scenes classes) at 32² that stops after ``steps`` steps of batch 2."""
+    kw = dict(SPADE_TINY, run_dir=str(run_dir), kimg=steps * 2 / 1000)
+    kw.update(overrides)
+    return TrainConfig(**kw)

@@ -55,3 +55,19 @@ def test_shipping_a_biggan_run_writes_a_card_in_the_family_s_words(tmp_path, one
     assert G.model_type == "biggan-deep" and G.c_dim == 5
     with Image.open(dest / "samples.png") as im:  # 5 columns × 2 rows of 16² at scale 2
         assert im.width > im.height
+
+
+def test_shipping_a_label_map_model_draws_label_maps_and_points_to_its_benchmark(tmp_path, one_thread):
+    from regiongan.checkpoints import load_model
+    from regiongan.training import train
+    from regiongan.training.ship import ship
+
+    from .conftest import tiny_spade_config
+
+    run = tmp_path / "run"
+    train(tiny_spade_config(run, steps=1))
+    dest = ship(run, "spade-test", fd_count=4, grid=2, models_dir=tmp_path / "models")
+    card = (dest / "README.md").read_text()
+    assert "label map, generated image, real image" in card and "benchmarks/spade.py --eval" in card
+    assert "None" not in card.split("```bash")[1].split("```")[0]  # options of other families are left out
+    assert load_model(dest).model_type == "spade" and (dest / "samples.png").is_file()

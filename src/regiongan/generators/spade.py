@@ -15,6 +15,11 @@ API: :meth:`SPADEModel.synthesize_labels` (labels -> image), :meth:`~SPADEModel.
 :meth:`~SPADEModel.reparameterize` (image -> style code), :meth:`~SPADEModel.input_features` and
 :meth:`~SPADEModel.synthesize_from_input` (the one latent control point: the ``z``-dependent input tensor,
 which per-region styles blend spatially), :func:`to_one_hot` and :func:`instance_edges`.
+
+``label_injection="input"`` builds the same-capacity baseline of the paper's comparison (docs/spade.md
+"Comparison"): every SPADE norm becomes the same parameter-free norm with a learned per-channel affine, and the
+label map enters only at the input, brought down to the grid by strided convs
+(:class:`~.spade_blocks.LabelDownsampler`) and, with ``use_vae``, concatenated with ``fc(z)``.
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ import torch.nn.functional as F
 
 from .registry import ModelCost, bind_config, config_int, config_number, register_family
 from .spade_blocks import (
-    SPADE_HIDDEN, ConvEncoder, SPADEResnetBlock, SpadeNorm, encoder_widths, init_nvlabs, parse_plain_norm,
-    parse_spade_norm,
+    LABEL_INJECTIONS, SPADE_HIDDEN, ConvEncoder, LabelDownsampler, SPADEResnetBlock, SpadeNorm, encoder_widths,
+    init_nvlabs, label_down_widths, parse_plain_norm, parse_spade_norm,
 )  # fmt: skip
 
 __all__ = [
@@ -55,9 +60,9 @@ class SpadeGeometry(NamedTuple):
     blocks: list[tuple[str, int, int, bool]]
 
 
-def _block_plan(ngf: int, mode: str) -> list[tuple[str, int, int, bool]]:
+def _block_plan(ngf: int, mode: str, head_in: int | None = None) -> list[tuple[str, int, int, bool]]:
     nf = 16 * ngf
-    plan = [("head_0", nf, nf, False), ("G_middle_0", nf, nf, True), ("G_middle_1", nf, nf, mode != "normal")]
+    plan = [("head_0", head_in or nf, nf, False), ("G_middle_0", nf, nf, True), ("G_middle_1", nf, nf, mode != "normal")]
     for i in range(4):
         plan.append((f"up_{i}", nf >> i, nf >> (i + 1), True))
     if mode == "most":
@@ -68,10 +73,13 @@ def _block_plan(ngf: int, mode: str) -> list[tuple[str, int, int, bool]]:
 def check_spade_config(
     label_nc: Any, ngf: Any, num_upsampling_layers: Any, crop_size: Any, aspect_ratio: Any, use_vae: Any, z_dim: Any,
     norm_G: Any, norm_E: Any, encoder_ndf: Any, encoder_size: Any, with_encoder: Any, instance_edge: Any,
+    label_injection: Any = "spade",
 ) -> SpadeGeometry:
     """Raise a one-line ValueError unless the arguments describe a SPADE generator NVlabs' code could run
-    (plus our encoder generalisation); returns the sizes they come to."""
+    (plus our encoder generalisation and the label-at-the-input baseline); returns the sizes they come to."""
     f = FAMILY
+    if label_injection not in LABEL_INJECTIONS:
+        raise ValueError(f"{f} config: label_injection must be 'spade' or 'input', got {label_injection!r}")
     config_int(label_nc, "label_nc", f, 1)
     config_int(ngf, "ngf", f, 1)
     config_int(crop_size, "crop_size", f, 1)
@@ -111,7 +119,8 @@ def check_spade_config(
             f"{f} config: instance norm needs more than one pixel, but the input grid is 1×1; use a batch norm "
             f"or crop_size >= {2 ** (k + 1)}"
         )
-    return SpadeGeometry(k, sh, sw, sh * 2**k, sw * 2**k, _block_plan(ngf, num_upsampling_layers))
+    head_in = 32 * ngf if label_injection == "input" and use_vae else 16 * ngf  # fc(z) ‖ label features
+    return SpadeGeometry(k, sh, sw, sh * 2**k, sw * 2**k, _block_plan(ngf, num_upsampling_layers, head_in))
 
 
 def _spade_cost(config: dict[str, Any]) -> ModelCost:
@@ -124,14 +133,27 @@ def _spade_cost(config: dict[str, Any]) -> ModelCost:
     def conv(i: int, o: int, k: int, bias: bool, spectral: bool) -> int:  # + weight_u [o], weight_v [i·k·k]
         return o * i * k * k + (o if bias else 0) + ((o + i * k * k) if spectral else 0)
 
+    baseline = a["label_injection"] == "input"
+
     def spade(c: int) -> int:
         stats = 2 * c + 1 if norm.norm != "instance" else 0  # running mean, var, num_batches_tracked
+        if baseline:  # AffineNorm: weight and bias per channel
+            return stats + 2 * c
         return stats + conv(label_nc, SPADE_HIDDEN, ks, True, False) + 2 * conv(SPADE_HIDDEN, c, ks, True, False)
 
     top = 16 * ngf
     cells = geo.sh * geo.sw
-    params = a["z_dim"] * top * cells + top * cells if a["use_vae"] else conv(label_nc, top, 3, True, False)
+    params = a["z_dim"] * top * cells + top * cells if a["use_vae"] else 0
     activations = top * cells
+    if baseline:
+        c_in, h, w = label_nc, geo.height, geo.width
+        for c_out in label_down_widths(ngf, geo.num_up):
+            params += conv(c_in, c_out, 3, True, norm.spectral)
+            h, w = h // 2, w // 2
+            activations = max(activations, c_out * h * w)
+            c_in = c_out
+    elif not a["use_vae"]:
+        params += conv(label_nc, top, 3, True, False)
     h, w = geo.sh, geo.sw
     for _, fin, fout, up in geo.blocks:
         h, w = (2 * h, 2 * w) if up else (h, w)
@@ -249,6 +271,8 @@ class SPADEModel(nn.Module):
       ``aspect_ratio`` (width / height), ``norm_G``, ``use_vae``, ``z_dim`` (used only with ``use_vae``);
     * ``with_encoder`` (None = ``use_vae``), ``norm_E``, ``encoder_ndf`` (NVlabs uses ``ngf``),
       ``encoder_size`` (images are resized to ``encoder_size²`` and halved to 4 × 4; NVlabs: 256).
+    * ``label_injection`` — ``"spade"`` (the label map modulates every norm) or ``"input"`` (the baseline:
+      affine norms, the label map only at the input through ``label_down``; not an NVlabs model).
 
     A new model is initialised as NVlabs does (Xavier-normal, gain 0.02), from torch's global generator.
     """
@@ -268,17 +292,19 @@ class SPADEModel(nn.Module):
         encoder_size: int = 256,
         with_encoder: bool | None = None,
         instance_edge: bool = False,
+        label_injection: str = "spade",
     ) -> None:
         super().__init__()
         geo = check_spade_config(
             label_nc, ngf, num_upsampling_layers, crop_size, aspect_ratio, use_vae, z_dim, norm_G, norm_E, encoder_ndf,
-            encoder_size, with_encoder, instance_edge,
+            encoder_size, with_encoder, instance_edge, label_injection,
         )
         with_encoder = use_vae if with_encoder is None else with_encoder
         self.config: dict[str, Any] = dict(
             label_nc=label_nc, ngf=ngf, num_upsampling_layers=num_upsampling_layers, crop_size=crop_size,
             aspect_ratio=float(aspect_ratio), use_vae=use_vae, z_dim=z_dim, norm_G=norm_G, norm_E=norm_E,
             encoder_ndf=encoder_ndf, encoder_size=encoder_size, with_encoder=with_encoder, instance_edge=instance_edge,
+            label_injection=label_injection,
         )  # fmt: skip
         self.geometry = geo
         self.label_nc = label_nc
@@ -289,12 +315,16 @@ class SPADEModel(nn.Module):
         self.img_resolution, self.img_width, self.img_channels = geo.height, geo.width, 3
         self.input_channels = 16 * ngf
         norm: SpadeNorm = parse_spade_norm(norm_G)
+        self.label_injection = label_injection
+        self.label_down = LabelDownsampler(label_nc, ngf, geo.num_up, norm.spectral) if label_injection == "input" else None
         if use_vae:
-            self.fc: nn.Module = nn.Linear(z_dim, self.input_channels * geo.sh * geo.sw)
-        else:
+            self.fc: nn.Module | None = nn.Linear(z_dim, self.input_channels * geo.sh * geo.sw)
+        elif self.label_down is None:
             self.fc = nn.Conv2d(label_nc, self.input_channels, 3, padding=1)
+        else:
+            self.fc = None  # the baseline without VAE: the input is label_down(seg) alone
         for name, fin, fout, _ in geo.blocks:
-            setattr(self, name, SPADEResnetBlock(fin, fout, label_nc, norm))
+            setattr(self, name, SPADEResnetBlock(fin, fout, label_nc, norm, label_injection))
         self.conv_img = nn.Conv2d(geo.blocks[-1][2], 3, 3, padding=1)
         self.encoder = ConvEncoder(encoder_ndf, encoder_size, z_dim, norm_E) if with_encoder else None
         init_nvlabs(self)
@@ -407,20 +437,25 @@ class SPADEModel(nn.Module):
 
     def label_features(self, seg: torch.Tensor) -> torch.Tensor:
         """Without VAE: ``fc`` of the semantic input ``seg [N, label_nc, H, W]`` nearest-resized to the grid
-        -> ``[N, 16·ngf, sh, sw]``."""
+        -> ``[N, 16·ngf, sh, sw]`` (the baseline, ``label_injection`` "input": ``label_down(seg)``)."""
         if self.use_vae:
             raise ValueError("this SPADE uses a VAE (use_vae true): its input is fc(z); see input_features")
+        if self.label_down is not None:
+            return self.label_down(seg)
         return self.fc(F.interpolate(seg, size=(self.geometry.sh, self.geometry.sw), mode="nearest"))
 
     def synthesize_from_input(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
         """The blocks and ``conv_img``: input tensor ``x [N, 16·ngf, sh, sw]`` (from :meth:`input_features`
         or :meth:`label_features`, or a blend of them) and semantic input ``seg [N, label_nc, H, W]``
-        (:meth:`label_input`) -> image ``[N, 3, H, W]`` in [-1, 1]."""
+        (:meth:`label_input`) -> image ``[N, 3, H, W]`` in [-1, 1]. The baseline with VAE (``label_injection``
+        "input") appends ``label_down(seg)`` to ``x`` here: its one view of the label map."""
         geo = self.geometry
         if x.ndim != 4 or tuple(x.shape[1:]) != (self.input_channels, geo.sh, geo.sw) or seg.shape[0] != x.shape[0]:
             raise ValueError(
                 f"the input tensor must be [{seg.shape[0]}, {self.input_channels}, {geo.sh}, {geo.sw}], got {_shape(x)}"
             )
+        if self.label_down is not None and self.use_vae:
+            x = torch.cat([x, self.label_down(seg)], dim=1)
         for name, _, _, up in geo.blocks:
             if up:
                 x = F.interpolate(x, scale_factor=2, mode="nearest")

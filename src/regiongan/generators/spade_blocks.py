@@ -6,6 +6,9 @@
 * :class:`SPADEResnetBlock` — two (SPADE, leaky ReLU 0.2, conv) stages with ``min(in, out)`` middle
   channels, plus a learned (SPADE, 1×1 conv without bias) shortcut when the width changes; spectral norm on
   the convs when the norm string starts with ``spectral``.
+* :class:`AffineNorm` and :class:`LabelDownsampler` — the label-at-the-input baseline (``label_injection
+  "input"``): the same parameter-free norm with a learned per-channel affine instead of SPADE, and strided
+  convs that bring the one-hot label map down to the input grid.
 * :class:`ConvEncoder` — the VAE style encoder: stride-2 3×3 convs (spectral norm + instance norm by
   default) down to a 4×4 grid, then ``fc_mu`` and ``fc_var``.
 * :func:`parse_spade_norm` / :func:`parse_plain_norm` — NVlabs' norm strings (``spectralspadesyncbatch3x3``,
@@ -33,7 +36,8 @@ from .biggan import SNConv2d, SNLinear
 
 __all__ = [
     "SN_EPS", "SPADE_HIDDEN", "LEAK", "SpadeNorm", "make_conv", "make_plain_norm", "parse_spade_norm", "parse_plain_norm", "SNConv2dStrided", "SPADE",
-    "SPADEResnetBlock", "ConvEncoder", "encoder_widths", "init_nvlabs",
+    "SPADEResnetBlock", "ConvEncoder", "encoder_widths", "init_nvlabs", "AffineNorm", "LabelDownsampler",
+    "label_down_widths", "LABEL_INJECTIONS",
 ]  # fmt: skip
 
 #: ``torch.nn.utils.spectral_norm``'s default epsilon (normalisation of u and v), which NVlabs uses.
@@ -42,6 +46,8 @@ SN_EPS = 1e-12
 SPADE_HIDDEN = 128
 #: Slope of every leaky ReLU in the generator and the encoder.
 LEAK = 0.2
+#: Where the label map enters the generator: every norm (SPADE) or only the input (the baseline).
+LABEL_INJECTIONS = ("spade", "input")
 
 _SPADE_NORM = re.compile(r"(spectral)?spade(instance|syncbatch|batch)(\d+)x(\d+)")
 _PLAIN_NORM = re.compile(r"(spectral)?(instance|sync_?batch|batch|none|)")
@@ -126,11 +132,56 @@ class SPADE(nn.Module):
         return normalized * (1 + self.mlp_gamma(actv)) + self.mlp_beta(actv)
 
 
+class AffineNorm(nn.Module):
+    """The baseline's norm: SPADE's parameter-free norm followed by a learned per-channel affine (no label
+    map): ``x [N, C, h, w]`` -> ``norm(x) · weight + bias``. Takes (and ignores) ``seg`` so it can stand in
+    for :class:`SPADE`."""
+
+    def __init__(self, norm: str, channels: int) -> None:
+        super().__init__()
+        self.param_free_norm = make_plain_norm(norm, channels, affine=False)
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x: torch.Tensor, seg: torch.Tensor | None = None) -> torch.Tensor:
+        return self.param_free_norm(x) * self.weight[:, None, None] + self.bias[:, None, None]
+
+
+def label_down_widths(ngf: int, steps: int) -> list[int]:
+    """Output channels of :class:`LabelDownsampler`'s ``steps`` stride-2 convs: ``ngf · 2^i`` (at most
+    ``16·ngf``), the last always ``16·ngf`` (the input grid's width)."""
+    return [min(ngf * 2**i, 16 * ngf) for i in range(steps - 1)] + [16 * ngf]
+
+
+class LabelDownsampler(nn.Module):
+    """The baseline's only view of the label map: ``seg [N, label_nc, H, W]`` -> ``[N, 16·ngf, H/2^k, W/2^k]``
+    through ``k`` stride-2 3×3 convs (``layer1 … layerk``; leaky ReLU between them, none after the last),
+    a learned downsampling like pix2pixHD's front-end — nearest-resizing to the input grid would keep
+    nothing of a layout finer than a grid cell."""
+
+    def __init__(self, label_nc: int, ngf: int, steps: int, spectral: bool) -> None:
+        super().__init__()
+        c_in = label_nc
+        for i, c_out in enumerate(label_down_widths(ngf, steps)):
+            setattr(self, f"layer{i + 1}", make_conv(c_in, c_out, 3, 2, True, spectral))
+            c_in = c_out
+        self.steps = steps
+
+    def forward(self, seg: torch.Tensor) -> torch.Tensor:
+        x = seg
+        for i in range(self.steps):
+            if i:
+                x = F.leaky_relu(x, LEAK)
+            x = getattr(self, f"layer{i + 1}")(x)
+        return x
+
+
 class SPADEResnetBlock(nn.Module):
     """``x [N, fin, h, w]``, ``seg [N, label_nc, H, W]`` -> ``[N, fout, h, w]``:
-    ``shortcut(x) + conv_1(lrelu(norm_1(conv_0(lrelu(norm_0(x))))))``."""
+    ``shortcut(x) + conv_1(lrelu(norm_1(conv_0(lrelu(norm_0(x))))))``. With ``label_injection`` "input"
+    every norm is an :class:`AffineNorm` (the block then never looks at ``seg``)."""
 
-    def __init__(self, fin: int, fout: int, label_nc: int, norm: SpadeNorm) -> None:
+    def __init__(self, fin: int, fout: int, label_nc: int, norm: SpadeNorm, label_injection: str = "spade") -> None:
         super().__init__()
         self.learned_shortcut = fin != fout
         fmiddle = min(fin, fout)
@@ -138,10 +189,16 @@ class SPADEResnetBlock(nn.Module):
         self.conv_1 = make_conv(fmiddle, fout, 3, 1, True, norm.spectral)
         if self.learned_shortcut:
             self.conv_s = make_conv(fin, fout, 1, 1, False, norm.spectral)
-        self.norm_0 = SPADE(norm.norm, norm.kernel, fin, label_nc)
-        self.norm_1 = SPADE(norm.norm, norm.kernel, fmiddle, label_nc)
+
+        def make_norm(channels: int) -> nn.Module:
+            if label_injection == "input":
+                return AffineNorm(norm.norm, channels)
+            return SPADE(norm.norm, norm.kernel, channels, label_nc)
+
+        self.norm_0 = make_norm(fin)
+        self.norm_1 = make_norm(fmiddle)
         if self.learned_shortcut:
-            self.norm_s = SPADE(norm.norm, norm.kernel, fin, label_nc)
+            self.norm_s = make_norm(fin)
 
     def forward(self, x: torch.Tensor, seg: torch.Tensor) -> torch.Tensor:
         x_s = self.conv_s(self.norm_s(x, seg)) if self.learned_shortcut else x

@@ -5,7 +5,7 @@ One dataclass is the single place where an option lives: its default, its help t
 the fields, and :meth:`TrainConfig.from_kwargs` turns parsed options back into a config, so the
 ``python -m regiongan.training`` entry point and a ``regiongan train`` subcommand stay in step.
 
-``family`` picks the generator family (``stylegan2`` or ``biggan-deep``). Options whose default differs per
+``family`` picks the generator family (``stylegan2``, ``biggan-deep``, ``ssn`` or ``spade``). Options whose default differs per
 family are ``None`` in the dataclass and filled from :data:`FAMILY_DEFAULTS` when the config is built; an
 option that only one family has stays ``None`` for the other, and giving it a value there is an error.
 """
@@ -40,15 +40,23 @@ RUN_CONTROL_FIELDS = frozenset(
 
 
 #: Generator families the loop can train (``regiongan.training.families`` holds one module per family).
-FAMILIES = ("stylegan2", "biggan-deep")
+FAMILIES = ("stylegan2", "biggan-deep", "ssn", "spade")
 
 _SG2_ONLY = dict(
     w_dim=256, mapping_layers=4, channel_base=16384, channel_max=256, g_architecture="skip", mbstd_group=4,
     r1_gamma=1.0, r1_interval=16, pl_weight=0.0, pl_interval=4, pl_decay=0.01, pl_batch_shrink=2, style_mixing=0.9,
 )  # fmt: skip
+#: SSN (docs/ssn.md): StyleGAN2's skeleton, objective and D, a latent grid, the low-distortion regulariser
+#: (λ_D = 100, the paper's knee; lazy, every 4 steps) and optional transfer initialisation from a StyleGAN2.
+_SSN_ONLY = dict(block_grid=4, distortion_weight=100.0, distortion_interval=4, init_from=None)
 _BIGGAN_ONLY = dict(
     channel_width=32, d_channel_width="channel_width", blocks_per_resolution=2, attention="resolution/2",
     n_stats=17, standing_samples=64, ortho_reg=0.0,
+)  # fmt: skip
+#: SPADE (docs/spade.md "Training"): NVlabs' objective and D; ngf 16 keeps a 64² model under 25 MB (fp16).
+_SPADE_ONLY = dict(
+    ngf=16, ndf=64, num_upsampling_layers="normal", g_norm="spectralspadebatch3x3", use_vae=True,
+    label_injection="spade", d_scales=2, d_layers=3, lambda_feat=10.0, lambda_kld=0.05,
 )  # fmt: skip
 
 #: Per-family values of the options left ``None`` in the dataclass. A string value names a rule resolved
@@ -58,6 +66,13 @@ FAMILY_DEFAULTS: dict[str, dict[str, Any]] = {
     "stylegan2": dict(z_dim=256, g_lr=0.0025, d_lr=0.0025, beta2=0.99, d_steps=1, **_SG2_ONLY),
     # BigGAN (Brock et al. 2019, appendix C): Adam 1e-4 / 4e-4, betas (0, 0.999), two D steps per G step.
     "biggan-deep": dict(z_dim=128, g_lr=1e-4, d_lr=4e-4, beta2=0.999, d_steps=2, **_BIGGAN_ONLY),
+    # SSN: StyleGAN2's values (z_dim / w_dim are per block), skip architecture only.
+    "ssn": dict(
+        z_dim=256, g_lr=0.0025, d_lr=0.0025, beta2=0.99, d_steps=1,
+        **{k: v for k, v in _SG2_ONLY.items() if k != "g_architecture"}, **_SSN_ONLY,
+    ),  # fmt: skip
+    # SPADE (Park et al. 2019; NVlabs' TTUR): Adam 1e-4 / 4e-4, betas (0, 0.9); a 64-d style code for CPU.
+    "spade": dict(z_dim=64, g_lr=1e-4, d_lr=4e-4, beta2=0.9, d_steps=1, **_SPADE_ONLY),
 }
 _RULES = {"d_channel_width", "attention"}  # BigGAN fields whose default is a rule, not a literal
 
@@ -70,6 +85,21 @@ def _opt(default: Any, help: str, **extra: Any) -> Any:
 def _family_opt(type_: type, help: str, **extra: Any) -> Any:
     """An option whose default depends on ``family`` (``None`` until :meth:`TrainConfig.__post_init__`)."""
     return field(default=None, metadata={"help": help, "type": type_, "per_family": True, **extra})
+
+
+def _parse_bool(text: str | bool) -> bool:
+    """A per-family on/off option from the command line: true/false, yes/no, on/off, 1/0."""
+    if isinstance(text, bool):
+        return text
+    value = str(text).strip().lower()
+    if value in ("true", "yes", "on", "1"):
+        return True
+    if value in ("false", "no", "off", "0"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+_parse_bool.__name__ = "bool"  # the metavar click shows
 
 
 def parse_channels(spec: str | dict | None) -> dict[int, int] | None:
@@ -89,7 +119,7 @@ def parse_channels(spec: str | dict | None) -> dict[int, int] | None:
 
 @dataclass
 class TrainConfig:
-    """A StyleGAN2 training run. Field names are the option names (``g_channels`` -> ``--g-channels``)."""
+    """A training run of any family. Field names are the option names (``g_channels`` -> ``--g-channels``)."""
 
     # -- data and run ---------------------------------------------------------------------------------
     data: str = _opt("faces", "a world name (see regiongan.data.list_worlds) or a folder of square images")
@@ -106,13 +136,13 @@ class TrainConfig:
     threads: int = _opt(0, "CPU threads per process (0: cores / processes)")
     # -- generator ------------------------------------------------------------------------------------
     family: str = _opt("stylegan2", "generator family: sets the networks, the loss and the per-family defaults", choices=FAMILIES)
-    z_dim: int | None = _family_opt(int, "latent size")
-    w_dim: int | None = _family_opt(int, "intermediate latent size")
+    z_dim: int | None = _family_opt(int, "latent size (ssn: channels of each block's z)")
+    w_dim: int | None = _family_opt(int, "intermediate latent size (ssn: channels of each block's w)")
     mapping_layers: int | None = _family_opt(int, "layers of G's mapping network")
     channel_base: int | None = _family_opt(int, "feature maps at resolution r: min(channel_base // r, channel_max) (G and D)")
     channel_max: int | None = _family_opt(int, "upper bound of feature maps per layer (G and D)")
-    g_channels: dict | None = _opt(None, "G feature maps per resolution, e.g. '4:256,8:256,16:256,32:128,64:64' (stylegan2)")
-    d_channels: dict | None = _opt(None, "D feature maps per resolution (default: as G) (stylegan2)")
+    g_channels: dict | None = _opt(None, "G feature maps per resolution, e.g. '4:256,8:256,16:256,32:128,64:64' (stylegan2, ssn)")
+    d_channels: dict | None = _opt(None, "D feature maps per resolution (default: as G) (stylegan2, ssn)")
     g_architecture: str | None = _family_opt(str, "G synthesis architecture", choices=("orig", "skip", "resnet"))
     mbstd_group: int | None = _family_opt(int, "minibatch-stddev group size of D")
     channel_width: int | None = _family_opt(int, "BigGAN's ch: G has 16·ch feature maps at 4², halved four times down to ch")
@@ -121,6 +151,23 @@ class TrainConfig:
     attention: int | None = _family_opt(int, "resolution of the self-attention layer in G and D (0: none)")
     n_stats: int | None = _family_opt(int, "BN statistics rows in the exported G, one per truncation on an even grid of [0, 1]")
     standing_samples: int | None = _family_opt(int, "samples per truncation row for the exported G's standing BN statistics")
+    block_grid: int | None = _family_opt(int, "SSN's latent grid: n × n blocks (a power of two <= resolution)")
+    init_from: str | None = _family_opt(
+        str, "SSN transfer initialisation: a StyleGAN2 model name or path (e.g. faces-64) with the run's widths; D starts fresh"
+    )
+    ngf: int | None = _family_opt(int, "SPADE G width: 16·ngf feature maps at the input grid, halved four times to ngf")
+    ndf: int | None = _family_opt(int, "SPADE D width: ndf feature maps in the first PatchGAN layer, doubled per layer (<= 512)")
+    num_upsampling_layers: str | None = _family_opt(
+        str, "SPADE: 5 / 6 / 7 upsamplings from the input grid (resolution >= 32 / 64 / 128)", choices=("normal", "more", "most")
+    )
+    g_norm: str | None = _family_opt(str, "SPADE's norm_G: [spectral]spade{batch|syncbatch|instance}KxK")
+    use_vae: bool | None = _family_opt(_parse_bool, "SPADE: a VAE style code z (multimodal, example-guided synthesis) with its encoder")
+    label_injection: str | None = _family_opt(
+        str, "SPADE: 'spade' (label map modulates every norm) or 'input' (the same-capacity baseline that sees it only at its input)",
+        choices=("spade", "input"),
+    )  # fmt: skip
+    d_scales: int | None = _family_opt(int, "SPADE D: PatchGANs at successively halved scales (NVlabs' num_D)")
+    d_layers: int | None = _family_opt(int, "SPADE D: strided layers per PatchGAN (NVlabs' n_layers_D)")
     # -- objective and optimiser ----------------------------------------------------------------------
     g_lr: float | None = _family_opt(float, "Adam learning rate of G")
     d_lr: float | None = _family_opt(float, "Adam learning rate of D")
@@ -135,6 +182,10 @@ class TrainConfig:
     pl_batch_shrink: int | None = _family_opt(int, "path-length batch = batch / this")
     style_mixing: float | None = _family_opt(float, "probability of style mixing regularisation")
     ortho_reg: float | None = _family_opt(float, "BigGAN's orthogonal regularisation of G's weights (0 disables)")
+    distortion_weight: float | None = _family_opt(float, "SSN's low-distortion regulariser weight λ_D (0 disables; paper: 100)")
+    distortion_interval: int | None = _family_opt(int, "lazy low-distortion regularisation: every this many steps")
+    lambda_feat: float | None = _family_opt(float, "SPADE: weight of the D feature-matching loss (0 disables)")
+    lambda_kld: float | None = _family_opt(float, "SPADE: weight of the VAE's KL term (0 disables)")
     ema_kimg: float = _opt(10.0, "half-life of G's EMA in thousand images")
     ema_rampup: float = _opt(0.05, "EMA half-life ramp-up as a fraction of images seen (0 disables)")
     augment: str = _opt("", "DiffAugment ops applied to real and fake images before D: '' or e.g. 'color,translation,cutout'")
@@ -178,7 +229,8 @@ class TrainConfig:
         need(isinstance(r, int) and r >= 8 and r & (r - 1) == 0, f"resolution must be a power of two >= 8, got {r}")
         for name in ("batch", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "mbstd_group",
                      "r1_interval", "pl_interval", "pl_batch_shrink", "log_every", "keep_snapshots", "grid",
-                     "d_steps", "blocks_per_resolution", "n_stats", "standing_samples"):  # fmt: skip
+                     "d_steps", "blocks_per_resolution", "n_stats", "standing_samples", "block_grid",
+                     "distortion_interval"):  # fmt: skip
             v = getattr(self, name)
             if name == "batch" or given(name):
                 need(isinstance(v, int) and not isinstance(v, bool) and v > 0, f"{name} must be a positive integer, got {v!r}")
@@ -189,7 +241,7 @@ class TrainConfig:
         for name in ("kimg", "snap_kimg", "g_lr", "d_lr"):
             v = getattr(self, name)
             need(isinstance(v, (int, float)) and v > 0, f"{name} must be > 0, got {v!r}")
-        for name in ("r1_gamma", "pl_weight", "ema_kimg", "ema_rampup", "ortho_reg"):
+        for name in ("r1_gamma", "pl_weight", "ema_kimg", "ema_rampup", "ortho_reg", "distortion_weight"):
             v = getattr(self, name)
             if given(name):
                 need(isinstance(v, (int, float)) and v >= 0, f"{name} must be >= 0, got {v!r}")
@@ -220,7 +272,7 @@ class TrainConfig:
         errors = []
         for f in dataclasses.fields(self):
             if f.name in ("g_channels", "d_channels"):
-                owners = ["stylegan2"]
+                owners = ["stylegan2", "ssn"]
             elif f.metadata.get("per_family"):
                 owners = [fam for fam in FAMILIES if f.name in FAMILY_DEFAULTS[fam]]
             else:
@@ -243,6 +295,42 @@ class TrainConfig:
             a = self.attention
             if isinstance(a, int) and a and (a & (a - 1) or not 4 <= a <= self.resolution // 2):
                 errors.append(f"attention must be 0 or a power of two in [4, {self.resolution // 2}], got {a}")
+        if self.family == "ssn":
+            g = self.block_grid
+            if isinstance(g, int) and isinstance(self.resolution, int) and (g & (g - 1) or g > self.resolution):
+                errors.append(f"block_grid must be a power of two <= resolution ({self.resolution}), got {g}")
+            if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from.strip()):
+                errors.append(f"init_from must be a StyleGAN2 model name or path, got {self.init_from!r}")
+        if self.family == "spade":
+            errors += self._spade_errors()
+        return errors
+
+    def _spade_errors(self) -> list[str]:
+        """SPADE's option values: widths, weights, the resolution its upsamplings need, no classes, and only
+        colour augmentation (translation and cutout would move the image off its label map)."""
+        errors = []
+        for name in ("ngf", "ndf", "d_scales", "d_layers"):
+            v = getattr(self, name)
+            if not (isinstance(v, int) and not isinstance(v, bool) and v > 0):
+                errors.append(f"{name} must be a positive integer, got {v!r}")
+        for name in ("lambda_feat", "lambda_kld"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0):
+                errors.append(f"{name} must be >= 0, got {v!r}")
+        if not isinstance(self.use_vae, bool):
+            errors.append(f"use_vae must be true or false, got {self.use_vae!r}")
+        if not (isinstance(self.g_norm, str) and self.g_norm.removeprefix("spectral").startswith("spade")):
+            errors.append(f"g_norm must be [spectral]spade{{batch|syncbatch|instance}}KxK, got {self.g_norm!r}")
+        need = {"normal": 32, "more": 64, "most": 128}.get(self.num_upsampling_layers)
+        if need and isinstance(self.resolution, int) and self.resolution < need:
+            errors.append(
+                f"num_upsampling_layers {self.num_upsampling_layers!r} needs resolution >= {need}, got {self.resolution}"
+            )
+        if self.conditional:
+            errors.append("--conditional does not apply to --family spade: the label map is its condition")
+        moving = [op for op in self.augment_ops() if op != "color"]
+        if moving:
+            errors.append(f"--family spade takes only the 'color' augmentation ({', '.join(moving)} would misalign the label map)")
         return errors
 
     def augment_ops(self) -> list[str]:

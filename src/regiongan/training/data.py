@@ -3,6 +3,8 @@
 ``source.batch(start, count)`` returns real images ``start .. start+count-1`` of an endless stream: for a
 world, sample ``i`` of stream ``data_seed`` (rendered a batch at a time, deterministic by index); for a
 folder, the folder shuffled once per epoch by a seeded permutation. The only state is the cursor.
+Worlds also give each image's label map (``batch_with_labels``), which label-map families (SPADE) train on;
+folders have none.
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ class RealImages(Protocol):
         """Images ``[count, 3, R, R]`` float32 in [-1, 1] and one-hot classes ``[count, c_dim]`` or None."""
         ...
 
+    def batch_with_labels(self, start: int, count: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """As :meth:`batch`, plus the label maps ``[count, R, R]`` int64 (part ids); a ValueError when the
+        source has none."""
+        ...
+
     def describe(self) -> dict:
         """JSON facts for the model card."""
         ...
@@ -47,9 +54,15 @@ class WorldImages:
         self.c_dim = len(world.class_names) if conditional else 0
 
     def batch(self, start: int, count: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        images, _, _, class_ids = self.world.sample_batch(self.data_seed, start, count, self.resolution)
+        x, c, _ = self.batch_with_labels(start, count)
+        return x, c
+
+    def batch_with_labels(self, start: int, count: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Images ``[count, 3, R, R]``, classes or None, and the part-id label maps ``[count, R, R]`` int64
+        (ids ``0 .. len(world.part_names) − 1``), rendered together."""
+        images, labels, _, class_ids = self.world.sample_batch(self.data_seed, start, count, self.resolution)
         x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous()
-        return x, (_one_hot(class_ids, self.c_dim) if self.c_dim else None)
+        return x, (_one_hot(class_ids, self.c_dim) if self.c_dim else None), torch.from_numpy(labels.astype(np.int64))
 
     def describe(self) -> dict:
         out = {"world": self.world.name, "data_seed": self.data_seed}
@@ -86,16 +99,30 @@ class FolderImages:
             return x, None
         return x, _one_hot(np.array([int(it["class_id"]) for it in items]), self.c_dim)
 
+    def batch_with_labels(self, start: int, count: int) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        raise ValueError(_NO_FOLDER_LABELS.format(root=self.dataset.root))
+
     def describe(self) -> dict:
         return {"folder": str(self.dataset.root), "images": len(self.dataset)}
 
 
-def open_real_images(data: str, resolution: int, data_seed: int = 0, seed: int = 0, conditional: bool = False) -> RealImages:
-    """``data`` is a world name or an image folder; anything else raises a ValueError listing the worlds."""
+_NO_FOLDER_LABELS = (
+    "this family trains on label maps, which the image folder {root} does not have; train on a world "
+    "(e.g. --data scenes), whose samples come with their label maps"
+)
+
+
+def open_real_images(
+    data: str, resolution: int, data_seed: int = 0, seed: int = 0, conditional: bool = False, labels: bool = False
+) -> RealImages:
+    """``data`` is a world name or an image folder; anything else raises a ValueError listing the worlds.
+    ``labels``: the run needs label maps (:meth:`RealImages.batch_with_labels`), so a folder is refused."""
     if data in list_worlds():
         return WorldImages(get_world(data), resolution, data_seed, conditional)
     path = Path(data).expanduser()
     if path.is_dir():
+        if labels:
+            raise ValueError(_NO_FOLDER_LABELS.format(root=path))
         return FolderImages(path, resolution, seed, conditional)
     if path.exists():
         raise ValueError(f"--data {data!r} is a file; give a folder of images or a world name ({', '.join(list_worlds())})")

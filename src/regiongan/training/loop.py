@@ -33,7 +33,6 @@ from tqdm import tqdm
 
 from ..checkpoints import save_pretrained
 from ..images import make_grid, save_image
-from .samples import grid_columns, seed_images
 from .augment import DiffAugment
 from .config import RUN_CONTROL_FIELDS, TrainConfig
 from .data import RealImages, open_real_images
@@ -89,7 +88,10 @@ class Trainer:
         self.family = get_family(cfg.family)
         self.family.check_batch(cfg, self.batch_per_rank)
         self.device = dist.device
-        self.data: RealImages = open_real_images(cfg.data, cfg.resolution, cfg.data_seed, cfg.seed, cfg.conditional)
+        self.data: RealImages = open_real_images(
+            cfg.data, cfg.resolution, cfg.data_seed, cfg.seed, cfg.conditional, labels=self.family.needs_labels
+        )
+        self._grid_reals: RealBatch | None = None  # the sample grid's real batch (label-map families)
         G, D = build_networks(cfg, self.data.c_dim)
         self.G, self.D = G.to(self.device).train(), D.to(self.device).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
@@ -219,7 +221,11 @@ class Trainer:
     def _real_batch(self, k: int) -> RealBatch:
         """This rank's share of the step's ``k``-th real batch (global stream order, so resumable)."""
         n = self.batch_per_rank
-        images, c = self.data.batch(self.state.data_cursor + k * self.cfg.batch + self.dist.rank * n, n)
+        start = self.state.data_cursor + k * self.cfg.batch + self.dist.rank * n
+        if self.family.needs_labels:
+            images, c, labels = self.data.batch_with_labels(start, n)
+            return RealBatch(images.to(self.device), c.to(self.device) if c is not None else None, labels.to(self.device))
+        images, c = self.data.batch(start, n)
         return RealBatch(images.to(self.device), c.to(self.device) if c is not None else None)
 
     def _phase_step(self, module: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
@@ -319,9 +325,14 @@ class Trainer:
     @torch.no_grad()
     def sample_grid(self, G: Any = None) -> Image.Image:
         """``G`` (default: G_ema) on seeds ``0 .. grid-1`` (:func:`~.samples.seed_images`), one column per
-        class when conditional."""
+        class when conditional; a label-map family draws on the stream's first ``grid`` label maps
+        (:meth:`~.families.TrainingFamily.sample_grid_images`)."""
         G = self.G_ema if G is None else G
-        return make_grid(seed_images(G, self.cfg.grid), ncols=grid_columns(G, self.cfg.grid))
+        if self.family.needs_labels and self._grid_reals is None:
+            images, c, labels = self.data.batch_with_labels(0, self.cfg.grid)
+            self._grid_reals = RealBatch(images, c, labels)
+        tiles, ncols = self.family.sample_grid_images(G, self.cfg.grid, self._grid_reals)
+        return make_grid(tiles, ncols=ncols)
 
     # ---------------------------------------------------------------------------------------------- run
     def run(self) -> Path:

@@ -17,6 +17,13 @@ BigGAN (hinge loss, Lim & Ye 2017; Miyato et al. 2018):
 
     D:  mean relu(1 − D(x)) + mean relu(1 + D(G(z)))       G:  −mean D(G(z))
     orthogonal regularisation (BigGAN eq. 3):  Σ_W ‖(W Wᵀ) ⊙ (1 − I)‖²_F / 2,   W flattened to [out, in·k·k]
+
+SSN's low-distortion regulariser (SSN paper Eq. 2; docs/ssn.md "Training"), used by
+:mod:`regiongan.training.families.ssn`:
+
+    λ_D · E_{z, z', a} mean_{pixels outside image block a} (G(z) − G(z̃^a))²,   z̃^a = z with block a from z'
+
+one random block ``a`` per sample; the same noise in both images, so only the latent change is measured.
 """
 
 from __future__ import annotations
@@ -29,10 +36,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..generators.ssn import SSNGenerator
 from ..generators.stylegan2 import StyleGAN2
+from ..ops.blocks import mix_block
 from .augment import DiffAugment
 
-__all__ = ["StyleGAN2Loss", "hinge_discriminator_loss", "hinge_generator_loss", "orthogonal_penalty"]
+__all__ = [
+    "StyleGAN2Loss",
+    "hinge_discriminator_loss",
+    "hinge_generator_loss",
+    "orthogonal_penalty",
+    "block_distortion",
+    "low_distortion_loss",
+]
 
 
 class StyleGAN2Loss:
@@ -193,3 +209,60 @@ def orthogonal_penalty(weights: list[torch.Tensor]) -> torch.Tensor:
         gram = mat.t() @ mat if mat.shape[0] > mat.shape[1] else mat @ mat.t()
         total = total + (gram.square().sum() - mat.square().sum(dim=1).square().sum()) / 2
     return total
+
+
+# ---------------------------------------------------------------------------------------------------- SSN
+
+
+def block_distortion(
+    G: SSNGenerator,
+    z: torch.Tensor,
+    z_prime: torch.Tensor,
+    a: torch.Tensor,
+    noise_generator: torch.Generator | None = None,
+    noise_mode: str = "random",
+    precision: str = "fp32",
+) -> torch.Tensor:
+    """Per-sample distortion of resampling one block: the pixel MSE between ``G(z)`` and ``G(z̃^a)`` over
+    every image block ``b ≠ a`` (everything outside ``G.block_masks()[a]``), averaged over those pixels and
+    the colour channels -> ``[N]``.
+
+    z, z_prime: latent grids ``[N, z_c, n, n]`` (or flat ``[N, z_dim]``); a: int tensor ``[N]`` of flat block
+    indices ``i·n + j``. Both images get the same noise maps (drawn once from ``noise_generator`` with
+    ``noise_mode``), so the difference is the latent change alone. Differentiable in G's parameters.
+    """
+    zg, zpg = G.z_grid(z), G.z_grid(z_prime)
+    n = zg.shape[0]
+    z_mixed = mix_block(zg, zpg, a)
+    noise = None
+    if noise_mode != "none":
+        noise = [None if t is None else torch.cat([t, t]) for t in G.make_noise(n, noise_mode, noise_generator)]  # type: ignore[arg-type]
+    ws = G.map(torch.cat([zg, z_mixed]))
+    img = G.synthesize(G.styles(ws), noise_mode="none", noise=noise, precision=precision).image  # type: ignore[arg-type]
+    outside = 1 - G.block_masks()[a.to(G.device)].unsqueeze(1)  # [N, 1, R, R]
+    sq = (img[:n] - img[n:]).square() * outside
+    return sq.sum(dim=(1, 2, 3)) / (outside.sum(dim=(1, 2, 3)) * img.shape[1])
+
+
+def low_distortion_loss(
+    G: SSNGenerator,
+    batch: int,
+    weight: float,
+    generator: torch.Generator,
+    noise_generator: torch.Generator | None = None,
+    precision: str = "fp32",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """SSN's low-distortion regulariser (before any lazy ``interval`` factor): ``weight ·`` the mean
+    :func:`block_distortion` of ``batch`` samples, each resampling one block ``a`` drawn uniformly; and
+    the mean distortion (detached).
+
+    z, z' and a are drawn from ``generator`` (in that order, on the CPU, so the stream - and a resumed
+    run - does not depend on the device); noise from ``noise_generator``.
+    """
+    n = G.block_grid
+    z = torch.randn([batch, G.z_channels, n, n], generator=generator).to(G.device)
+    z_prime = torch.randn([batch, G.z_channels, n, n], generator=generator).to(G.device)
+    a = torch.randint(0, n * n, [batch], generator=generator).to(G.device)
+    dist = block_distortion(G, z, z_prime, a, noise_generator, precision=precision)
+    mean = dist.mean()
+    return mean * weight, mean.detach()

@@ -1,6 +1,6 @@
 """Per-family pieces of the training loop, one module per generator family (see :mod:`.base`).
 
-    get_family(cfg.family) -> TrainingFamily      (``stylegan2``, ``biggan-deep``)
+    get_family(cfg.family) -> TrainingFamily      (``stylegan2``, ``biggan-deep``, ``ssn``, ``spade``)
 """
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from __future__ import annotations
 from ..config import FAMILIES
 from .base import CardFacts, Objective, Phase, RealBatch, StepContext, TrainingFamily, derived_seed
 from .biggan import BigGANFamily
+from .spade import SPADEFamily
+from .ssn import SSNFamily
 from .stylegan2 import StyleGAN2Family, make_adam
 
 __all__ = [
@@ -24,7 +26,7 @@ __all__ = [
 ]
 
 #: ``--family`` value -> its pieces (one stateless instance each).
-TRAINING_FAMILIES: dict[str, TrainingFamily] = {f.name: f for f in (StyleGAN2Family(), BigGANFamily())}
+TRAINING_FAMILIES: dict[str, TrainingFamily] = {f.name: f for f in (StyleGAN2Family(), BigGANFamily(), SSNFamily(), SPADEFamily())}
 assert set(TRAINING_FAMILIES) == set(FAMILIES), "config.FAMILIES and the family modules disagree"
 
 

@@ -26,17 +26,20 @@ import torch.nn as nn
 
 from ..augment import DiffAugment
 from ..config import TrainConfig
+from ..samples import grid_columns, seed_images
 
 __all__ = ["RealBatch", "Phase", "StepContext", "Objective", "TrainingFamily", "CardFacts", "derived_seed"]
 
 
 @dataclass
 class RealBatch:
-    """This process' share of one real batch: images ``[n, 3, R, R]`` in [-1, 1] and classes ``[n, c_dim]``
-    (one-hot; None when unconditional), on the training device."""
+    """This process' share of one real batch: images ``[n, 3, R, R]`` in [-1, 1], classes ``[n, c_dim]``
+    (one-hot; None when unconditional) and, for families that declare :attr:`TrainingFamily.needs_labels`,
+    the images' label maps ``[n, R, R]`` int64 part ids (None otherwise), on the training device."""
 
     images: torch.Tensor
     c: torch.Tensor | None
+    labels: torch.Tensor | None = None
 
 
 @dataclass
@@ -109,6 +112,8 @@ class TrainingFamily(ABC):
     """One generator family's pieces for the loop (see the module docstring). Stateless: one instance per family."""
 
     name: ClassVar[str]
+    #: The family trains on label maps (:attr:`RealBatch.labels`): only data that has them will do.
+    needs_labels: ClassVar[bool] = False
 
     @abstractmethod
     def build_networks(self, cfg: TrainConfig, c_dim: int) -> tuple[nn.Module, nn.Module]:
@@ -133,6 +138,12 @@ class TrainingFamily(ABC):
         """The generator written to ``model/`` and drawn in the sample grids; ``G_ema`` itself by default.
         Must not change ``G_ema`` (it is part of the training state) nor draw from ``ctx``'s generators."""
         return G_ema
+
+    def sample_grid_images(self, G: nn.Module, count: int, reals: RealBatch | None) -> tuple[torch.Tensor, int]:
+        """The tiles of a sample grid of ``G`` (the exported generator) and its column count: by default
+        seeds ``0 .. count-1`` (:func:`~regiongan.training.samples.seed_images`). ``reals`` is the first
+        ``count`` images of the data stream with their label maps (given only when :attr:`needs_labels`)."""
+        return seed_images(G, count), grid_columns(G, count)
 
 
 def derived_seed(*parts: int) -> int:

@@ -26,7 +26,9 @@ from ...checkpoints.files import MODEL_DIR, check_folder, is_model_dir, swap_dir
 from ...images import make_grid
 from ..config import TrainConfig
 from ..families import get_family
-from ..samples import grid_columns, random_images, seed_images
+from ..data import open_real_images
+from ..families import RealBatch
+from ..samples import random_images
 
 __all__ = ["ship", "training_command"]
 
@@ -41,7 +43,7 @@ def training_command(cfg: TrainConfig, launcher: str = "python") -> str:
     parts = [f"{launcher} -m regiongan.training"]
     for f in dataclasses.fields(cfg):
         value, default = getattr(cfg, f.name), getattr(defaults, f.name)
-        if f.name in ("progress",) or value == default:
+        if f.name in ("progress",) or value is None or value == default:
             continue
         flag = "--" + f.name.replace("_", "-")
         if isinstance(value, bool):
@@ -118,6 +120,28 @@ def _cpu_description() -> str:
     return f"{name} CPU, {os.cpu_count()} cores ({simd}, {native or 'no native bf16'}), {gpu}"
 
 
+def _fd_line(G, cfg: TrainConfig, label_maps: bool, fd_count: int) -> str:
+    """The card's quality line: FD-parser of ``fd_count`` samples against the world, next to its floor."""
+    if label_maps:  # a label-map model is scored on held-out label maps by its family's benchmark
+        return f"FD-parser, pixel accuracy and mIoU: `python benchmarks/{cfg.family}.py --eval` (scored on held-out label maps)."
+    from ...parser import load_parser
+    from ...parser.metrics import fd_parser, fd_parser_floor
+
+    name = f"parser-{cfg.data}-{cfg.resolution}"
+    try:
+        parser = load_parser(name)
+    except (FileNotFoundError, ValueError) as e:
+        return f"FD-parser: not measured (no part parser for this world is shipped: {e})."
+    gen = torch.Generator().manual_seed(12345)
+    fd = fd_parser(lambda n: random_images(G, n, gen), parser, count=fd_count)
+    floor = fd_parser_floor(parser, count=fd_count)
+    drawn = ", classes drawn uniformly" if G.c_dim else ""
+    return (
+        f"FD-parser ({fd_count} generated{drawn} vs {fd_count} procedural images, parser `{name}`): **{fd:.2f}**; "
+        f"floor (procedural vs procedural, same count): **{floor:.2f}**."
+    )
+
+
 def _write_shipped(
     tmp: Path, run_dir: Path, src: Path, dest: Path, cfg: TrainConfig, extra: dict, launcher: str, fd_count: int, grid: int
 ) -> None:
@@ -128,40 +152,33 @@ def _write_shipped(
     _carry_companions(tmp / "config.json", dest / "config.json")
 
     G = load_model(tmp)
-    images = seed_images(G, grid)
-    ncols = grid_columns(G, grid)
+    family = get_family(cfg.family)
+    reals = None
+    if family.needs_labels:  # label-map families draw the data stream's first label maps
+        data = open_real_images(cfg.data, cfg.resolution, cfg.data_seed, cfg.seed, cfg.conditional, labels=True)
+        images, c, labels = data.batch_with_labels(0, grid)
+        reals = RealBatch(images, c, labels)
+    images, ncols = family.sample_grid_images(G, grid, reals)
     make_grid(images, ncols=ncols, scale=2).save(tmp / "samples.png")
-    facts = get_family(cfg.family).card(cfg, G)
-    class_names = extra.get("data", {}).get("class_names") or [str(i) for i in range(G.c_dim)]
+    facts = family.card(cfg, G)
+    c_dim = getattr(G, "c_dim", 0)  # label-map families have no classes
+    class_names = extra.get("data", {}).get("class_names") or [str(i) for i in range(c_dim)]
 
-    fd_line = "FD-parser: not measured (no part parser for this world is shipped)."
-    try:
-        from ...parser import load_parser
-        from ...parser.metrics import fd_parser, fd_parser_floor
-
-        parser = load_parser(f"parser-{cfg.data}-{cfg.resolution}")
-        gen = torch.Generator().manual_seed(12345)
-        fd = fd_parser(lambda n: random_images(G, n, gen), parser, count=fd_count)
-        floor = fd_parser_floor(parser, count=fd_count)
-        drawn = ", classes drawn uniformly" if G.c_dim else ""
-        fd_line = (
-            f"FD-parser ({fd_count} generated{drawn} vs {fd_count} procedural images, parser "
-            f"`parser-{cfg.data}-{cfg.resolution}`): **{fd:.2f}**; floor (procedural vs procedural, same count): **{floor:.2f}**."
-        )
-    except (ImportError, FileNotFoundError, ValueError) as e:
-        fd_line += f" ({e})"
+    fd_line = _fd_line(G, cfg, family.needs_labels, fd_count)
 
     last = _last_metrics(run_dir)
     kimg = extra.get("kimg", last.get("kimg"))
     wall_h = last.get("wall_s", 0) / 3600
     size_mb = (tmp / "model.safetensors").stat().st_size / 1e6
     n_params = sum(p.numel() for p in G.parameters()) / 1e6
-    if G.c_dim:
+    if family.needs_labels:
+        caption = f"The first {grid} label maps of the `{cfg.data}` world's stream {cfg.data_seed}: label map, generated image, real image."
+    elif c_dim:
         caption = (f"Seeds 0–{grid - 1}, class = seed mod {G.c_dim} ({ncols} columns: " + ", ".join(class_names[:ncols])
                    + f"), ψ = 1 (`regiongan generate --model {name} --seeds 0-{grid - 1} --class C`).")  # fmt: skip
     else:
         caption = f"Seeds 0–{grid - 1}, ψ = 1, const noise (`regiongan generate --model {name} --seeds 0-{grid - 1}`)."
-    classes_row = f"| classes | {', '.join(class_names)} |\n" if G.c_dim else ""
+    classes_row = f"| classes | {', '.join(class_names)} |\n" if c_dim else ""
     card = f"""# {name}
 
 A {facts.title} ({G.img_resolution}×{G.img_resolution}, {n_params:.2f} M parameters, {size_mb:.1f} MB fp16 EMA weights) trained by

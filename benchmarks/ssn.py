@@ -1,0 +1,239 @@
+"""SSN training (regiongan.training.families.ssn): the λ_D trade-off, transfer vs scratch, and speed.
+
+    python benchmarks/ssn.py --speed                      # forward ms/img SSN vs StyleGAN2 (same widths), training kimg/h
+    python benchmarks/ssn.py --tradeoff --kimg 2          # λ_D ∈ {0, 10, 100, 1000}: distortion and FD-parser (CSV + plot)
+    python benchmarks/ssn.py --transfer --kimg 2 --every 0.5   # FD-parser vs kimg, from faces-64 and from scratch
+
+**Trade-off.** For each λ_D (``--lambdas``) a fine-tune of ``--kimg`` from the transfer initialisation of
+``--init-from`` (faces-64) with the same seed, data and budget (run folders ``--out-dir/lambda<λ>``; re-running
+resumes them). Then, on the exported EMA generator: **distortion** — for ``--samples`` latent grids and every
+block ``a``, resample block ``a`` from an independent z′ (same noise) and take the pixel MSE outside image
+block ``a`` (:func:`regiongan.training.losses.block_distortion`), averaged over blocks and samples — and
+**FD-parser** (``--fd-count`` images, parser ``parser-faces-64``). Row ``init`` is the transfer itself
+(0 kimg). Writes ``ssn_tradeoff.csv`` and ``docs/img/ssn_tradeoff.png``.
+
+**Transfer.** Two runs with λ_D = ``--distortion-weight``: ``--init-from`` and from scratch; FD-parser of the
+EMA every ``--every`` kimg up to ``--kimg`` (each segment resumes the run exactly), and of each run's starting
+G (0 kimg). CSV ``ssn_transfer.csv``.
+
+**Speed.** Forward of a batch at faces-64's widths (random weights), SSN (4×4 grid) and StyleGAN2
+interleaved in one process (ratio); then ``--train-steps`` training steps of each family (after one
+warm-up step) -> kimg/h, with the SSN's regularisers at their default intervals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw
+
+from common import DOCS_IMG, add_threads, interleaved, print_table, print_written, set_threads, torch_env, write_csv  # noqa: E402
+
+FACES_WIDTHS = "4:256,8:256,16:128,32:64,64:32"
+BASE = dict(data="faces", resolution=64, g_channels=FACES_WIDTHS, r1_gamma=0.2, ema_kimg=5.0, threads=1, progress=False, log_every=10)
+
+
+def _train_to(run_dir: Path, kimg: float, **options) -> Path:
+    """Train (or resume) an SSN run in ``run_dir`` up to ``kimg``; returns the run folder."""
+    from regiongan.training import TrainConfig, train
+
+    cfg = TrainConfig(**{**BASE, "family": "ssn", "run_dir": str(run_dir), "kimg": kimg, "snap_kimg": kimg, "resume": True, **options})
+    return train(cfg)
+
+
+@torch.no_grad()
+def mean_distortion(G, samples: int, seed: int = 123, batch: int = 8) -> float:
+    """Distortion of ``G``: every block ``a`` of ``samples`` grids resampled from an independent z′
+    (constant noise), pixel MSE outside image block ``a``, averaged over blocks and samples."""
+    from regiongan.training.losses import block_distortion
+
+    gen = torch.Generator().manual_seed(seed)
+    n2 = G.block_grid**2
+    total, count = 0.0, 0
+    for start in range(0, samples, batch):
+        m = min(batch, samples - start)
+        z = torch.randn([m, G.z_channels, G.block_grid, G.block_grid], generator=gen)
+        zp = torch.randn([m, G.z_channels, G.block_grid, G.block_grid], generator=gen)
+        for a in range(n2):
+            d = block_distortion(G, z, zp, torch.full([m], a), noise_mode="const")
+            total, count = total + float(d.sum()), count + m
+    return total / count
+
+
+def fd(G, count: int, reference) -> float:
+    from regiongan.parser import load_parser
+    from regiongan.parser.metrics import fd_parser
+
+    gen = torch.Generator().manual_seed(0)
+    return fd_parser(lambda n: G(torch.randn([n, G.z_dim], generator=gen)), load_parser("parser-faces-64"), count=count, reference=reference)
+
+
+def fd_reference(count: int):
+    from regiongan.parser import load_parser
+    from regiongan.parser.metrics import world_feature_statistics
+
+    return world_feature_statistics(load_parser("parser-faces-64"), None, count)
+
+
+def transfer_init(init_from: str, block_grid: int = 4):
+    import regiongan as rg
+    from regiongan.generators.ssn_transfer import ssn_from_stylegan2
+
+    torch.manual_seed(0)
+    return ssn_from_stylegan2(rg.load_model(init_from), block_grid=block_grid)
+
+
+def run_tradeoff(args, out: Path) -> list[dict]:
+    from regiongan.checkpoints import load_model
+
+    ref = fd_reference(args.fd_count)
+    rows = []
+    G0 = transfer_init(args.init_from)
+    rows.append(dict(lambda_d="init", kimg=0.0, distortion=mean_distortion(G0, args.samples), fd_parser=fd(G0, args.fd_count, ref), wall_s=0.0))
+    print(rows[-1], file=sys.stderr, flush=True)
+    for lam in args.lambdas:
+        t0 = time.perf_counter()
+        run = _train_to(out / f"lambda{lam:g}", args.kimg, init_from=args.init_from, distortion_weight=lam)
+        G = load_model(run / "model")
+        rows.append(dict(lambda_d=f"{lam:g}", kimg=args.kimg, distortion=mean_distortion(G, args.samples),
+                         fd_parser=fd(G, args.fd_count, ref), wall_s=round(time.perf_counter() - t0, 1)))  # fmt: skip
+        print(rows[-1], file=sys.stderr, flush=True)
+    return rows
+
+
+def plot_tradeoff(rows: list[dict], path: Path) -> Path:
+    """Distortion (x, log) against FD-parser (y), one labelled point per row, drawn with PIL."""
+    import math
+
+    W, H, m = 640, 420, 70
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    xs = [math.log10(max(r["distortion"], 1e-12)) for r in rows]
+    ys = [r["fd_parser"] for r in rows]
+    x0, x1 = min(xs) - 0.2, max(xs) + 0.2
+    y0, y1 = min(ys) - 0.05 * (max(ys) - min(ys) + 1e-3), max(ys) + 0.05 * (max(ys) - min(ys) + 1e-3)
+    px = lambda x: m + (x - x0) / (x1 - x0) * (W - 2 * m)  # noqa: E731
+    py = lambda y: H - m - (y - y0) / (y1 - y0) * (H - 2 * m)  # noqa: E731
+    d.rectangle([m, m, W - m, H - m], outline="black")
+    for e in range(math.ceil(x0), math.floor(x1) + 1):
+        d.line([px(e), H - m, px(e), H - m + 5], fill="black")
+        d.text((px(e) - 12, H - m + 8), f"1e{e}", fill="black")
+    for k in range(5):
+        y = y0 + (y1 - y0) * k / 4
+        d.text((8, py(y) - 6), f"{y:.3f}", fill="black")
+    for r, x, y in zip(rows, xs, ys):
+        colour = "grey" if r["lambda_d"] == "init" else "crimson"
+        d.ellipse([px(x) - 4, py(y) - 4, px(x) + 4, py(y) + 4], fill=colour)
+        d.text((px(x) + 6, py(y) - 14), f"lambda_D={r['lambda_d']}" if r["lambda_d"] != "init" else "transfer init", fill="black")
+    d.text((W // 2 - 120, H - 30), "distortion (MSE outside the resampled block, log)", fill="black")
+    d.text((8, 20), f"FD-parser (lower is better); fine-tunes of {rows[-1]['kimg']} kimg from the transfer", fill="black")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return path
+
+
+def run_transfer(args, out: Path) -> list[dict]:
+    from regiongan.checkpoints import load_model
+
+    ref = fd_reference(args.fd_count)
+    rows = []
+    from regiongan.training import TrainConfig
+    from regiongan.training.loop import build_networks
+
+    for label, init in (("transfer", args.init_from), ("scratch", None)):
+        cfg = TrainConfig(**{**BASE, "family": "ssn", "run_dir": str(out / label), "init_from": init})
+        G0 = build_networks(cfg)[0].eval()  # the run's starting G (what step 0 trains from)
+        rows.append(dict(init=label, kimg=0.0, fd_parser=fd(G0, args.fd_count, ref), wall_s=0.0))
+        print(rows[-1], file=sys.stderr, flush=True)
+        k = 0.0
+        while k < args.kimg - 1e-9:
+            k = min(args.kimg, round(k + args.every, 6))
+            t0 = time.perf_counter()
+            run = _train_to(out / label, k, init_from=init, distortion_weight=args.distortion_weight)
+            rows.append(dict(init=label, kimg=k, fd_parser=fd(load_model(run / "model"), args.fd_count, ref), wall_s=round(time.perf_counter() - t0, 1)))
+            print(rows[-1], file=sys.stderr, flush=True)
+    return rows
+
+
+def run_speed(args) -> list[dict]:
+    from regiongan.generators.ssn import SSNGenerator
+    from regiongan.generators.stylegan2 import StyleGAN2
+    from regiongan.training import TrainConfig
+    from regiongan.training.config import parse_channels
+    from regiongan.training.distributed import Distributed
+    from regiongan.training.loop import Trainer
+
+    chans = parse_channels(FACES_WIDTHS)
+    torch.manual_seed(0)
+    sg2 = StyleGAN2(z_dim=256, w_dim=256, img_resolution=64, mapping_layers=4, channel_base=16384, channel_max=256, channels=chans).eval()
+    ssn = SSNGenerator(z_channels=256, w_channels=256, block_grid=4, img_resolution=64, mapping_layers=4,
+                       channel_base=16384, channel_max=256, channels=chans).eval()  # fmt: skip
+    z1, z2 = torch.randn(args.batch, sg2.z_dim), torch.randn(args.batch, ssn.z_dim)
+    with torch.no_grad():
+        wall, _ = interleaved({"stylegan2": lambda: sg2(z1), "ssn": lambda: ssn(z2)}, args.repeats)
+    rows = []
+    base = statistics.median(wall["stylegan2"])
+    for name in ("stylegan2", "ssn"):
+        med = statistics.median(wall[name])
+        rows.append(dict(what=f"forward {name}", ms_per_img=1000 * med / args.batch, ratio=med / base, kimg_per_h=float("nan")))
+    for fam in ("stylegan2", "ssn"):
+        extra = {} if fam == "stylegan2" else {"distortion_weight": 100.0}
+        cfg = TrainConfig(**{**BASE, "family": fam, "run_dir": "/nonexistent", "kimg": 1.0, **extra})
+        trainer = Trainer(cfg, Distributed())
+        trainer.train_step()  # warm-up (step 0 runs every lazy regulariser)
+        t0 = time.perf_counter()
+        for _ in range(args.train_steps):
+            trainer.train_step()
+        per_step = (time.perf_counter() - t0) / args.train_steps
+        rows.append(dict(what=f"train {fam}", ms_per_img=1000 * per_step / cfg.batch, ratio=float("nan"),
+                         kimg_per_h=3600 / per_step * cfg.batch / 1000))  # fmt: skip
+    tr = {r["what"]: r for r in rows}
+    tr["train ssn"]["ratio"] = tr["train ssn"]["ms_per_img"] / tr["train stylegan2"]["ms_per_img"]
+    tr["train stylegan2"]["ratio"] = 1.0
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--tradeoff", action="store_true", help="λ_D sweep: distortion and FD-parser")
+    mode.add_argument("--transfer", action="store_true", help="FD-parser vs kimg from the transfer and from scratch")
+    mode.add_argument("--speed", action="store_true", help="forward ratio vs StyleGAN2 and training kimg/h")
+    ap.add_argument("--init-from", default="faces-64")
+    ap.add_argument("--lambdas", type=float, nargs="+", default=[0.0, 10.0, 100.0, 1000.0])
+    ap.add_argument("--kimg", type=float, default=2.0, help="training budget of each run")
+    ap.add_argument("--every", type=float, default=0.5, help="--transfer: FD-parser every this many kimg")
+    ap.add_argument("--distortion-weight", type=float, default=100.0, help="--transfer: λ_D of both runs")
+    ap.add_argument("--samples", type=int, default=32, help="latent grids for the distortion (each with every block)")
+    ap.add_argument("--fd-count", type=int, default=500, help="images for FD-parser")
+    ap.add_argument("--batch", type=int, default=8, help="--speed: forward batch")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--train-steps", type=int, default=4)
+    ap.add_argument("--out-dir", default="runs/bench_ssn", help="run folders and CSVs")
+    ap.add_argument("--figures-dir", default=str(DOCS_IMG))
+    add_threads(ap)
+    args = ap.parse_args(argv)
+    set_threads(args.threads or 1)
+    out = Path(args.out_dir)
+    print(torch_env(), file=sys.stderr)
+    if args.speed:
+        rows = run_speed(args)
+        print_table(rows, [("what", "16s", "what"), ("ms/img", "9.1f", "ms_per_img"), ("ratio", "6.2f", "ratio"), ("kimg/h", "7.2f", "kimg_per_h")])
+        print_written([write_csv(out / "ssn_speed.csv", rows)])
+    elif args.tradeoff:
+        rows = run_tradeoff(args, out)
+        print_table(rows, [("λ_D", "6s", "lambda_d"), ("kimg", "5.1f", "kimg"), ("distortion", "11.3e", "distortion"), ("FD-parser", "9.4f", "fd_parser")])
+        print_written([write_csv(out / "ssn_tradeoff.csv", rows), plot_tradeoff(rows, Path(args.figures_dir) / "ssn_tradeoff.png")])
+    else:
+        rows = run_transfer(args, out)
+        print_table(rows, [("init", "9s", "init"), ("kimg", "6.2f", "kimg"), ("FD-parser", "9.4f", "fd_parser")])
+        print_written([write_csv(out / "ssn_transfer.csv", rows)])
+
+
+if __name__ == "__main__":
+    main()
