@@ -34,7 +34,7 @@ from .previews import region_overlay
 from .recipes import recipe_files, sidecar_path
 from .results import Result
 
-__all__ = ["run_demo", "DemoChoices", "FACES_DEMO", "INDEX_FILE", "DEMO_MARKER"]
+__all__ = ["run_demo", "DemoChoices", "FACES_DEMO", "HybridChoices", "SCENES_HYBRID", "INDEX_FILE", "DEMO_MARKER"]
 
 INDEX_FILE = "index.html"
 #: In every page the demo writes; ``overwrite=True`` replaces only a directory whose index.html has it.
@@ -82,6 +82,21 @@ class DemoChoices:
 
 #: The demo of the shipped faces-64 model.
 FACES_DEMO = DemoChoices()
+
+
+@dataclass(frozen=True)
+class HybridChoices:
+    """The class-hybridization card, on a second, class-conditional shipped model (shown when it is shipped)."""
+
+    model: str = "scenes-64"
+    seed: int = 4
+    base_class: str = "meadow"
+    region: str = "rbox:0,0,0.5,1"
+    region_class: str = "city"
+    layers: str | None = None
+
+
+SCENES_HYBRID = HybridChoices()
 
 
 @dataclass
@@ -250,6 +265,30 @@ def _edit_card(G, c: DemoChoices, before: dict[int, str], plain: dict[int, torch
     )  # fmt: skip
 
 
+def _hybridize_card(h: HybridChoices) -> Card:
+    """ITAN class hybridization on ``h.model``: the base-class image, the region class's image, the hybrid."""
+    G = rg.load_model(h.model)
+    base = rg.generate(G, h.seed, c=h.base_class).images[0]
+    other = rg.generate(G, h.seed, c=h.region_class).images[0]
+    res = rg.hybridize(G, h.seed, h.region, [h.region_class], h.base_class, layers=h.layers)
+    layers = f", layers={h.layers!r}" if h.layers else ""
+    return Card(
+        key="hybridize", title=f"ITAN · class hybridization ({h.model})",
+        summary=(
+            f"One z drawn as class {h.base_class!r}, with the region's gain and bias drawn as class "
+            f"{h.region_class!r}: a {h.region_class} inside a {h.base_class} (BigGAN-deep, docs/biggan.md)."
+        ),
+        call=f"G = rg.load_model({h.model!r})\nrg.hybridize(G, {h.seed}, {h.region!r}, [{h.region_class!r}], {h.base_class!r}{layers})",
+        region=h.region, result=res,
+        before=[(f"seed {h.seed} as {h.base_class}", "hybridize_base.png"), (f"seed {h.seed} as {h.region_class}", "hybridize_other.png")],
+        mask=_itan_region(res), overlay_on=base, after_captions=["hybrid"], timing=f"{res.seconds:.2f} s",
+        extra_files={
+            "hybridize_base.png": (f"{h.base_class} image", _png_writer(_enlarged(base))),
+            "hybridize_other.png": (f"{h.region_class} image", _png_writer(_enlarged(other))),
+        },
+    )  # fmt: skip
+
+
 #: The cards after "generate", in page order: (progress label, builder).
 _CARDS: tuple[tuple[str, Callable[..., Card]], ...] = (
     ("ITAN resample", _resample_card),
@@ -404,7 +443,7 @@ def _page(model: str, cards: Sequence[Card], files: Sequence[str], total: float)
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"{DEMO_MARKER}<title>regiongan demo · {_e(model)}</title><style>{_CSS}</style></head>\n<body>"
         f"<header><h1>regiongan demo · {_e(model)}</h1>"
-        "<p>Every method on one shipped model. Images are the model's pixels enlarged "
+        "<p>Every method on the shipped models. Images are the model's pixels enlarged "
         f"{SCALE}× (nearest neighbour); each card links the recipe that replays it bit-for-bit on this machine "
         "(same torch build and thread count).</p>"
         f'<dl class="facts">{dl}</dl></header>\n<main>{body}</main>\n'
@@ -423,12 +462,14 @@ def run_demo(
     progress: Progress | None = None,
     model: str = "faces-64",
     choices: DemoChoices = FACES_DEMO,
+    hybrid: HybridChoices | None = SCENES_HYBRID,
 ) -> Path:
     """Run every method on ``model`` and write ``out_dir/index.html`` with its images and recipes.
 
     Refuses (FileExistsError) an ``out_dir`` that exists and is not empty unless ``overwrite=True``, and even
     then replaces only an earlier demo page (never another directory). ``progress(msg)`` gets one line per
-    step. ``choices``: the seeds, regions and settings (:data:`FACES_DEMO`, tuned for faces-64). Returns the
+    step. ``choices``: the seeds, regions and settings (:data:`FACES_DEMO`, tuned for faces-64); ``hybrid``: the
+    class-hybridization card on a class-conditional model, shown when that model is shipped. Returns the
     path of ``index.html``. Takes 10–15 s on 2 idle cores (ReSeFa's Jacobians are most of it).
     """
     say = progress or (lambda msg: None)
@@ -437,7 +478,8 @@ def run_demo(
     t_start = time.perf_counter()
     say(f"loading {model}")
     G = rg.load_model(model)
-    n = len(_CARDS) + 1
+    show_hybrid = hybrid is not None and hybrid.model in rg.list_models()
+    n = len(_CARDS) + 1 + show_hybrid
     say(f"[1/{n}] generate: seeds {choices.seeds}")
     gen = _generate_card(G, choices)
     before = {s: _image_name(gen.key, i) for i, s in enumerate(choices.seeds)}
@@ -446,6 +488,10 @@ def run_demo(
     for i, (label, build) in enumerate(_CARDS, start=2):
         say(f"[{i}/{n}] {label}")
         cards.append(build(G, choices, before, plain))
+        say(f"      done: {cards[-1].timing}")
+    if show_hybrid:
+        say(f"[{n}/{n}] ITAN hybridize on {hybrid.model}")
+        cards.append(_hybridize_card(hybrid))
         say(f"      done: {cards[-1].timing}")
     total = time.perf_counter() - t_start
     files: dict[str, Writer] = {}

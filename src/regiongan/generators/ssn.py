@@ -24,15 +24,13 @@ from ..equalized import Conv2dLayer, FullyConnectedLayer
 from ..ops.blocks import block_masks, check_grid
 from ..ops.filters import make_filter, upsample2d
 from .base import BlendedStyle, ControlPoint, NoiseMode, Precision, Style, SynthesisOutput
-from .registry import ModelCost, bind_config, config_int, config_number, register_family, short_repr
+from .registry import ModelCost, bind_config, config_int, register_family, short_repr
 from .ssn_layers import SpatialSynthesisLayer, SpatialToRGBLayer, block_affine, resolve_style
-from .stylegan2 import normalize_2nd_moment
+from .stylegan2 import check_synthesis_fields, normalize_2nd_moment
 
 __all__ = ["SSNGenerator", "SSNMapping", "SSNSynthesis", "check_ssn_config"]
 
 _FAMILY = "ssn"
-_MAX_FILTER_TAPS = 32
-_MAX_MAGNITUDE = 1e6
 
 
 class SSNMapping(nn.Module):
@@ -171,32 +169,10 @@ def check_ssn_config(config: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"{_FAMILY} config: block_grid must be a power of two in 1 … img_resolution ({r}), got {short_repr(g)}"
         )
-    config_number(a["mapping_lr_multiplier"], "mapping_lr_multiplier", _FAMILY, 0, _MAX_MAGNITUDE, low_open=True)
-    config_number(a["conv_clamp"], "conv_clamp", _FAMILY, 0, low_open=True, optional=True)
-    config_number(a["w_avg_beta"], "w_avg_beta", _FAMILY, 0, 1)
-    taps = a["resample_filter"]
-    if not isinstance(taps, (list, tuple)) or not 1 <= len(taps) <= _MAX_FILTER_TAPS:
-        raise ValueError(f"{_FAMILY} config: resample_filter must be a list of 1-{_MAX_FILTER_TAPS} numbers, got {short_repr(taps)}")
-    for t in taps:
-        config_number(t, "each resample_filter tap", _FAMILY, -_MAX_MAGNITUDE, _MAX_MAGNITUDE)
-    if sum(float(t) for t in taps) == 0:
-        raise ValueError(f"{_FAMILY} config: resample_filter taps sum to 0; the filter cannot be normalised")
-    a["channels"] = _check_channels(a["channels"], r)
+    check_synthesis_fields(a, _FAMILY)
     return a
 
 
-def _check_channels(channels: Any, img_resolution: int) -> dict[int, int] | None:
-    if channels is None or (isinstance(channels, dict) and not channels):
-        return None
-    if not isinstance(channels, dict):
-        raise ValueError(f"{_FAMILY} config: channels must map resolutions to widths, got {short_repr(channels)}")
-    out: dict[int, int] = {}
-    for key, width in channels.items():
-        res = int(key) if isinstance(key, str) and key.isdigit() and len(key) < 20 else key
-        if isinstance(res, bool) or not isinstance(res, int) or res < 4 or res & (res - 1) or res > img_resolution:
-            raise ValueError(f"{_FAMILY} config: channels keys must be block resolutions 4 … {img_resolution}, got {short_repr(key)}")
-        out[res] = config_int(width, f"channels[{res}]", _FAMILY, 1)  # type: ignore[assignment]
-    return out
 
 
 def _widths(a: dict[str, Any]) -> dict[int, int]:

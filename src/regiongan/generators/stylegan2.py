@@ -451,36 +451,43 @@ def check_stylegan2_config(config: dict[str, Any]) -> dict[str, Any]:
         )
     for name in ("mapping_embed_features", "mapping_layer_features"):
         config_int(a[name], name, _FAMILY, 1, optional=True)
-    # Bounds keep float32 arithmetic finite: weights are stored divided by the multiplier, taps are squared.
-    config_number(a["mapping_lr_multiplier"], "mapping_lr_multiplier", _FAMILY, 0, _MAX_MAGNITUDE, low_open=True)
-    config_number(a["conv_clamp"], "conv_clamp", _FAMILY, 0, low_open=True, optional=True)
-    config_number(a["w_avg_beta"], "w_avg_beta", _FAMILY, 0, 1)
     if a["architecture"] not in _ARCHITECTURES:
         raise ValueError(f"{_FAMILY} config: architecture must be one of {_ARCHITECTURES}, got {short_repr(a['architecture'])}")
-    taps = a["resample_filter"]
-    if not isinstance(taps, (list, tuple)) or not 1 <= len(taps) <= _MAX_FILTER_TAPS:
-        raise ValueError(f"{_FAMILY} config: resample_filter must be a list of 1-{_MAX_FILTER_TAPS} numbers, got {short_repr(taps)}")
-    for t in taps:
-        config_number(t, "each resample_filter tap", _FAMILY, -_MAX_MAGNITUDE, _MAX_MAGNITUDE)
-    if sum(float(t) for t in taps) == 0:
-        raise ValueError(f"{_FAMILY} config: resample_filter taps sum to 0; the filter cannot be normalised")
-    a["channels"] = _check_channels(a["channels"], r)
+    check_synthesis_fields(a, _FAMILY)
     return a
 
 
-def _check_channels(channels: Any, img_resolution: int) -> dict[int, int] | None:
+def check_synthesis_fields(a: dict[str, Any], family: str) -> None:
+    """The config fields a StyleGAN2-style synthesis network shares with its relatives (SSN), checked in
+    place: ``mapping_lr_multiplier``, ``conv_clamp``, ``w_avg_beta``, ``resample_filter`` and ``channels``
+    (keys made ints). Bounds keep float32 arithmetic finite: weights are stored divided by the multiplier,
+    taps are squared."""
+    config_number(a["mapping_lr_multiplier"], "mapping_lr_multiplier", family, 0, _MAX_MAGNITUDE, low_open=True)
+    config_number(a["conv_clamp"], "conv_clamp", family, 0, low_open=True, optional=True)
+    config_number(a["w_avg_beta"], "w_avg_beta", family, 0, 1)
+    taps = a["resample_filter"]
+    if not isinstance(taps, (list, tuple)) or not 1 <= len(taps) <= _MAX_FILTER_TAPS:
+        raise ValueError(f"{family} config: resample_filter must be a list of 1-{_MAX_FILTER_TAPS} numbers, got {short_repr(taps)}")
+    for t in taps:
+        config_number(t, "each resample_filter tap", family, -_MAX_MAGNITUDE, _MAX_MAGNITUDE)
+    if sum(float(t) for t in taps) == 0:
+        raise ValueError(f"{family} config: resample_filter taps sum to 0; the filter cannot be normalised")
+    a["channels"] = _check_channels(a["channels"], a["img_resolution"], family)
+
+
+def _check_channels(channels: Any, img_resolution: int, family: str) -> dict[int, int] | None:
     if channels is None or (isinstance(channels, dict) and not channels):
         return None
     if not isinstance(channels, dict):
-        raise ValueError(f"{_FAMILY} config: channels must map resolutions to widths, got {short_repr(channels)}")
+        raise ValueError(f"{family} config: channels must map resolutions to widths, got {short_repr(channels)}")
     out: dict[int, int] = {}
     for key, width in channels.items():
         res = int(key) if isinstance(key, str) and key.isdigit() and len(key) < 20 else key
         if isinstance(res, bool) or not isinstance(res, int) or res < 4 or res & (res - 1) or res > img_resolution:
             raise ValueError(
-                f"{_FAMILY} config: channels keys must be block resolutions 4 … {img_resolution}, got {short_repr(key)}"
+                f"{family} config: channels keys must be block resolutions 4 … {img_resolution}, got {short_repr(key)}"
             )
-        out[res] = config_int(width, f"channels[{res}]", _FAMILY, 1)  # type: ignore[assignment]
+        out[res] = config_int(width, f"channels[{res}]", family, 1)  # type: ignore[assignment]
     return out
 
 
