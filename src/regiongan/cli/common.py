@@ -134,6 +134,8 @@ def _show_warning(message: Any, category: Any, filename: str, lineno: int, file:
 def _warnings_as_lines() -> Iterator[None]:
     """Warnings (e.g. a replay on changed weights) as one ``warning: …`` line each, while a command runs."""
     with warnings.catch_warnings():
+        # Shown whatever filters a library (or an earlier command in this process) installed, and every time.
+        warnings.simplefilter("always", UserWarning)
         warnings.showwarning = _show_warning
         yield
 
