@@ -46,7 +46,7 @@ def test_biggan_defaults_and_options_of_the_other_family():
     sg2 = TrainConfig()
     assert (sg2.g_lr, sg2.beta2, sg2.d_steps, sg2.z_dim, sg2.channel_width) == (0.0025, 0.99, 1, 256, None)
     assert TrainConfig(family="biggan-deep", g_lr=2e-4, channel_width=40).d_channel_width == 40
-    with pytest.raises(ValueError, match="--r1-gamma applies to --family stylegan2 only"):
+    with pytest.raises(ValueError, match="--r1-gamma applies to --family stylegan2 / ssn only; leave it out with --family biggan-deep"):
         TrainConfig(family="biggan-deep", r1_gamma=1.0)
     with pytest.raises(ValueError, match="--n-stats applies to --family biggan-deep only"):
         TrainConfig(n_stats=11)
