@@ -222,8 +222,8 @@ def bench_training(steps: int, out: Path) -> list[dict]:
             z_dim=128, attention=16, blocks_per_resolution=2, n_stats=17, standing_samples=16, batch=16,
         ),
         "stylegan2 faces-64": dict(
-            family="stylegan2", data="faces", resolution=64, z_dim=256, w_dim=256, mapping_layers=4, channel_base=8192,
-            channel_max=256, batch=16,
+            family="stylegan2", data="faces", resolution=64, z_dim=256, w_dim=256, mapping_layers=4,
+            g_channels="4:256,8:256,16:128,32:64,64:32", r1_gamma=0.2, batch=16,  # faces-64's own command
         ),
     }  # fmt: skip
     rows = []

@@ -25,10 +25,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # faces-64 on a busy 2-core 
 #: What the page must show: every public call it makes, and the registered operation behind each card.
 CALLS = (
     "rg.generate(", "rg.resample(", "rg.transfer(", "rg.saliency(", "rg.transfer_part(", "rg.find_directions(",
-    "rg.edit(",
+    "rg.edit(", "rg.hybridize(",
 )  # fmt: skip
 METHODS = (
     "generate", "itan.resample", "itan.transfer", "itan.saliency", "editing_in_style.transfer_part", "resefa.edit",
+    "itan.hybridize",
 )  # fmt: skip
 
 
@@ -77,7 +78,7 @@ def test_images_are_enlarged_three_times(page):
     assert Image.open(index.parent / "resample_region.png").size == (64 * demo.SCALE, 64 * demo.SCALE)
 
 
-@pytest.mark.parametrize("name", ["resample", "transfer", "saliency", "transfer_part", "edit", "generate"])
+@pytest.mark.parametrize("name", ["resample", "transfer", "saliency", "transfer_part", "edit", "generate", "hybridize"])
 def test_recipe_loads_and_replays_its_pngs_bit_for_bit(page, name):
     index, html, _ = page
     path = index.parent / f"{name}.json"
