@@ -115,3 +115,20 @@ def test_lazy_regularisation_corrects_adam():
     group = opt.param_groups[0]
     assert group["lr"] == pytest.approx(0.0025 * 16 / 17) and group["betas"][1] == pytest.approx(0.99 ** (16 / 17))
     assert make_adam(p, 0.0025, 0.0, 0.99, None).param_groups[0]["lr"] == 0.0025
+
+
+def test_d_warmup_freezes_G_until_the_given_kimg(tmp_path):
+    """With --d-warmup-kimg, the first steps train D alone (G, its EMA and regulariser state unchanged)."""
+    cfg = tiny_config(tmp_path / "run", steps=3, d_warmup_kimg=0.008)  # 2 steps of batch 4
+    trainer = Trainer(cfg, Distributed())
+    g0 = {k: v.clone() for k, v in trainer.G.state_dict().items()}
+    d0 = {k: v.clone() for k, v in trainer.D.state_dict().items()}
+    stats = trainer.train_step()
+    assert "loss/G" not in stats and "loss/D" in stats
+    trainer.train_step()
+    assert all(torch.equal(v, g0[k]) for k, v in trainer.G.state_dict().items())
+    assert any(not torch.equal(v, d0[k]) for k, v in trainer.D.state_dict().items())
+    assert "loss/G" in trainer.train_step()  # 8 images shown: G trains from here on
+    assert any(not torch.equal(v, g0[k]) for k, v in trainer.G.state_dict().items())
+    with pytest.raises(ValueError, match="d_warmup_kimg must be >= 0"):
+        tiny_config(tmp_path / "bad", steps=1, d_warmup_kimg=-1)

@@ -188,6 +188,7 @@ class TrainConfig:
     lambda_kld: float | None = _family_opt(float, "SPADE: weight of the VAE's KL term (0 disables)")
     ema_kimg: float = _opt(10.0, "half-life of G's EMA in thousand images")
     ema_rampup: float = _opt(0.05, "EMA half-life ramp-up as a fraction of images seen (0 disables)")
+    d_warmup_kimg: float = _opt(0.0, "train only D for this many kimg first, G frozen: for a G initialised elsewhere (--init-from) facing a fresh D")
     augment: str = _opt("", "DiffAugment ops applied to real and fake images before D: '' or e.g. 'color,translation,cutout'")
     # -- outputs --------------------------------------------------------------------------------------
     snap_kimg: float = _opt(20.0, "snapshot, model export and sample grid every this many kimg")
@@ -241,7 +242,7 @@ class TrainConfig:
         for name in ("kimg", "snap_kimg", "g_lr", "d_lr"):
             v = getattr(self, name)
             need(isinstance(v, (int, float)) and v > 0, f"{name} must be > 0, got {v!r}")
-        for name in ("r1_gamma", "pl_weight", "ema_kimg", "ema_rampup", "ortho_reg", "distortion_weight"):
+        for name in ("r1_gamma", "pl_weight", "ema_kimg", "ema_rampup", "ortho_reg", "distortion_weight", "d_warmup_kimg"):
             v = getattr(self, name)
             if given(name):
                 need(isinstance(v, (int, float)) and v >= 0, f"{name} must be >= 0, got {v!r}")

@@ -240,7 +240,10 @@ class Trainer:
         cfg, s = self.cfg, self.state
         reals = [self._real_batch(k) for k in range(cfg.d_steps)]
         sums: dict[str, list[float]] = {}
-        for phase in self.objective.phases(s.step, reals):
+        phases = self.objective.phases(s.step, reals)
+        if s.nimg < cfg.d_warmup_kimg * 1000:  # D catches up with a G trained elsewhere before G learns from it
+            phases = [phase for phase in phases if phase.net == "D"]
+        for phase in phases:
             net, other, opt = (self.G, self.D, self.G_opt) if phase.net == "G" else (self.D, self.G, self.D_opt)
             other.requires_grad_(False)
             loss, stats = phase.loss()
