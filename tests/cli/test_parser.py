@@ -48,3 +48,19 @@ def test_python_m_forward_reports_errors_in_one_line(tmp_path, capsys):
     assert parser_main(["train", "--channels", "4,x", "--out", str(tmp_path / "p")]) == 2
     assert "comma-separated ints" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_parser_classes_trains_a_scorer_and_refuses_to_overwrite(tmp_path):
+    from click.testing import CliRunner
+
+    from regiongan.cli import main
+    from regiongan.parser.classes import load_class_scorer
+
+    out = tmp_path / "scorer"
+    args = ["parser", "classes", "--samples", "20", "--eval-count", "10", "--out", str(out)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "held-out accuracy (10 images" in r.output
+    assert load_class_scorer(out).class_names[0] == "alpine"
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code != 0 and "--overwrite" in r.output

@@ -44,6 +44,18 @@ def _print_scores(scores: dict) -> None:
         click.echo(f"FD-parser floor (N={scores['fd_count']}, procedural vs procedural): {scores['fd_parser_floor']:.4f}")
 
 
+def _write_model_files(plan: OutputPlan, files: list[Path], trained: Path) -> list[Path]:
+    """Copy a model directory written into a temporary folder (``trained``) to ``files`` through the plan,
+    as one group, and commit: the planned outputs appear together or not at all."""
+
+    def copy(directory: Path) -> None:
+        for f in files:
+            shutil.copy(trained / f.name, directory / f.name)
+
+    plan.write_group(files, copy)
+    return plan.commit()
+
+
 @click.group("parser")
 def parser() -> None:
     """Train and evaluate part parsers (they resolve part: regions and measure FD-parser).
@@ -81,13 +93,7 @@ def parser_train(world, size, steps, batch, lr, channels, seed, threads, out, ov
         model = train_parser(
             world, size, steps, batch, seed, out_dir=trained, progress=progress, lr=lr, channels=channels,
         )  # fmt: skip
-
-        def copy_parser(directory: Path) -> None:
-            for f in files:
-                shutil.copy(trained / f.name, directory / f.name)
-
-        plan.write_group(files, copy_parser)
-        written = plan.commit()
+        written = _write_model_files(plan, files, trained)
     click.echo(f"trained in {time.perf_counter() - t0:.0f} s; wrote {describe(written)}")
     if eval_count:
         _print_scores(evaluate_parser(model, world, count=eval_count, size=size))
@@ -144,14 +150,7 @@ def parser_classes(parser_name, samples, seed, eval_count, threads, out, overwri
     scores = evaluate_class_scorer(scorer, count=eval_count) if eval_count else {}
     facts = {"samples": samples, "seed": seed, "train_seconds": round(seconds, 1), "threads": threads, **scores}
     with tempfile.TemporaryDirectory(prefix="regiongan-classes.") as tmp:
-        trained = save_class_scorer(scorer, Path(tmp) / "scorer", extra=facts)
-
-        def copy_scorer(directory: Path) -> None:
-            for f in files:
-                shutil.copy(trained / f.name, directory / f.name)
-
-        plan.write_group(files, copy_scorer)
-        written = plan.commit()
+        written = _write_model_files(plan, files, save_class_scorer(scorer, Path(tmp) / "scorer", extra=facts))
     click.echo(f"trained in {seconds:.0f} s; wrote {describe(written)}")
     if scores:
         click.echo(f"held-out accuracy ({scores['count']} images, stream 0): whole image {scores['whole_image_accuracy']:.3f}, "
