@@ -44,6 +44,7 @@ __all__ = [
     "check_code",
     "class_vector",
     "class_index",
+    "check_latent_model",
 ]
 
 Space = Literal["z", "w", "w+"]
@@ -184,6 +185,24 @@ def code_record(value: Code) -> Any:
     if isinstance(value, (list, tuple)):
         return {"seeds": [int(v) for v in value]}
     return value
+
+
+#: What codes (seeds, z, w, w+) need of a model: the latent half of the generator Protocol.
+_LATENT_MEMBERS = ("map", "styles", "synthesize", "control_points", "num_ws", "w_dim", "z_dim")
+
+
+def check_latent_model(G, what: str) -> None:
+    """A one-line ValueError when ``G`` cannot be driven by latent codes (a label-map model such as SPADE,
+    or not a model at all), naming ``what`` needed them and what to use instead."""
+    missing = [m for m in _LATENT_MEMBERS if not hasattr(G, m)]
+    if not missing:
+        return
+    kind = getattr(G, "model_type", type(G).__name__)
+    hint = (
+        "; it is a label-map model: use rg.synthesize / rg.repaint (regiongan synthesize / repaint)"
+        if hasattr(G, "synthesize_labels") else f" (it lacks {', '.join(missing)})"
+    )  # fmt: skip
+    raise ValueError(f"{what} needs a latent generator (StyleGAN2, BigGAN-deep, SSN); this {kind} model has no latent codes{hint}")
 
 
 def class_vector(G, c: int | str | torch.Tensor | None, n: int) -> torch.Tensor | None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from .identity import model_fingerprint
+from .latents import check_latent_model
 
 __all__ = ["MethodSpec", "register_method", "get_method", "list_methods", "RegistryError"]
 
@@ -46,9 +47,10 @@ class MethodSpec:
     family: str
 
 
-def register_method(name: str) -> Callable[[F], F]:
+def register_method(name: str, latent: bool = True) -> Callable[[F], F]:
     """Decorator: register ``op(G, ...) -> Result`` as ``name`` (``"<method>.<operation>"``) and attach the
-    recipe that reproduces each call to its result."""
+    recipe that reproduces each call to its result. ``latent``: the operation drives ``G`` by latent codes,
+    so a model without them (a label-map model) is refused in one line before it runs."""
 
     def deco(fn: F) -> F:
         sig = inspect.signature(fn)
@@ -58,6 +60,8 @@ def register_method(name: str) -> Callable[[F], F]:
         @functools.wraps(fn)
         def wrapper(G, *args: Any, **kwargs: Any):
             bound = sig.bind(G, *args, **kwargs)
+            if latent:
+                check_latent_model(G, name)
             t0 = time.perf_counter()
             result = fn(*bound.args, **bound.kwargs)
             result.seconds = time.perf_counter() - t0

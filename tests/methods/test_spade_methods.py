@@ -243,3 +243,14 @@ def test_region_styles_blend_codes_by_region(G, tmp_path):
     refd = region_styles(G, SCENE, [Region.box(0, 0, 16, 32, size=(32, 32))], [3, reference])
     assert torch.allclose(refd.extras["codes"][1], G.encode(reference)[0][0])
     _replays(refd, tmp_path, G)
+
+
+def test_latent_operations_refuse_a_label_map_model_in_one_line():
+    """Seeds cannot drive SPADE: every latent operation says so and names what to use instead."""
+    import regiongan as rg
+
+    G = tiny_spade()
+    for call in (lambda: rg.generate(G, 0), lambda: rg.resample(G, 0, "box:0,0,8,8"),
+                 lambda: rg.find_directions(G, "box:0,0,8,8", samples=1)):  # fmt: skip
+        with pytest.raises(ValueError, match=r"needs a latent generator .* this spade model has no latent codes; it is a label-map model: use rg.synthesize"):
+            call()

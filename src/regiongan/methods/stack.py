@@ -80,7 +80,7 @@ def _run_call(G, call: Any, where: str) -> tuple[Result, int]:
     return result, choice
 
 
-@register_method(STACK_METHOD)
+@register_method(STACK_METHOD, latent=False)
 def stack(G, base: dict, steps: Sequence[dict] = ()) -> Result:
     """An edit stack: the ``base`` call's chosen image, then each step composited inside its mask.
 

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from ... import limits
 from ...identity import model_record
-from ...latents import check_truncation_psi
+from ...latents import check_latent_model, check_truncation_psi
 from ...validate import finite
 from .agreement import PartOverlap, agreement_json, json_float, match_clusters_to_parts
 from .catalog import Catalog
@@ -78,6 +78,7 @@ def build_catalog(
         :class:`~.catalog.Catalog` with ``centroids [K, C]`` and ``contributions {control point: [K, C_l]}``;
         the same arguments give the same catalog.
     """
+    check_latent_model(G, "build_catalog")
     samples = limits.check_count(samples, "samples", "samples")
     k = check_count(k, "k (number of clusters)", 2)
     batch_size = check_count(batch_size, "batch_size", 1)

@@ -27,7 +27,7 @@ from ...jacobian import (
     area_downsample,
     sample_grams,
 )
-from ...latents import check_truncation_psi, class_vector, codes_to_ws, z_from_seeds
+from ...latents import check_latent_model, check_truncation_psi, class_vector, codes_to_ws, z_from_seeds
 from ...layer_selection import LayerSpec
 from ...limits import check_count
 from ...ops.masks import resize_mask
@@ -156,7 +156,8 @@ def find_directions(
         full are skipped with a warning; if every sample is, :class:`EmptyRegionError`. NaN/inf in the
         model's output raise :class:`NonFiniteOutputError`.
     """
-    rows = latent_rows(G, space, layers)  # first: an unknown / absent space is the clearest message
+    check_latent_model(G, "find_directions")  # a label-map model: say so before anything about spaces
+    rows = latent_rows(G, space, layers)  # then an unknown / absent space is the clearest message
     check_model(G)
     samples = check_count(samples, "samples", "samples")
     seed = check_seed(seed)

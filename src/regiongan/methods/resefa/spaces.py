@@ -27,7 +27,7 @@ import torch
 
 from ...generators.base import latent_spaces, tangent_pass
 from ...jacobian import ImageFn, TangentFn
-from ...latents import DIRECTION_SPACES, SPACES, LatentSpace
+from ...latents import DIRECTION_SPACES, SPACES, LatentSpace, check_latent_model
 from ...layer_selection import LayerSpec, layer_rows, select_layers, spilled_layers
 from ...validate import strengths as check_strengths  # the one rule for strengths (API, recipes, --strengths)
 
@@ -59,7 +59,8 @@ class LayerSpillWarning(UserWarning):
 
 
 def check_model(G) -> None:
-    """Raise a ValueError for models ReSeFa cannot sample: without a z input."""
+    """Raise a ValueError for models ReSeFa cannot sample: without latent codes, or without a z input."""
+    check_latent_model(G, "ReSeFa")
     if getattr(G, "z_dim", 0) <= 0:
         raise ValueError(
             f"this model has no z input (z_dim={getattr(G, 'z_dim', None)}), so samples cannot be drawn from seeds"

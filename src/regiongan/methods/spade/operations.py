@@ -63,7 +63,7 @@ def _seed_range(seed: int, n: int, what: str = "seed") -> list[int]:
     return [seed + i for i in range(n)]
 
 
-@register_method("spade.synthesize")
+@register_method("spade.synthesize", latent=False)
 def synthesize(
     G,
     labels: LabelsLike,
@@ -122,7 +122,7 @@ def synthesize(
     )  # fmt: skip
 
 
-@register_method("spade.repaint")
+@register_method("spade.repaint", latent=False)
 def repaint(
     G,
     labels: LabelsLike,
@@ -196,7 +196,7 @@ def _resolve_partition(regions: RegionsLike, labels: torch.Tensor, class_names: 
     return partition, (records if isinstance(regions, (list, tuple)) else records[0])
 
 
-@register_method("spade.region_styles")
+@register_method("spade.region_styles", latent=False)
 def region_styles(
     G,
     labels: LabelsLike,
