@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "regiongan"
 #: From the bottom up; a module may import modules of its own layer or lower layers only.
 LAYERS: list[tuple[str, ...]] = [
     ("regiongan",),  # the lazy facade: __version__ and string-named lazy imports only
-    ("regiongan.limits", "regiongan.validate"),
+    ("regiongan.limits", "regiongan.validate", "regiongan.hardware"),
     ("regiongan.ops", "regiongan.images", "regiongan.equalized", "regiongan.data"),
     ("regiongan.regions", "regiongan.latents", "regiongan.identity", "regiongan.registry"),
     ("regiongan.generators", "regiongan.discriminators", "regiongan.layer_selection", "regiongan.jacobian", "regiongan.metrics"),

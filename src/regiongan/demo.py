@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 import os
-import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from PIL import Image
 import regiongan as rg
 
 from .checkpoints.files import Writer, atomic_write
+from .hardware import describe_cpu
 from .images import to_pil
 from .previews import region_overlay
 from .recipes import recipe_files, sidecar_path
@@ -349,16 +349,6 @@ def _compact(value: Any, depth: int = 0) -> str:
     return repr(value)
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
 _CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0; background: #f3f4f6;
        color: #1f2933; }
@@ -433,7 +423,7 @@ def _page(model: str, cards: Sequence[Card], files: Sequence[str], total: float)
         "model": model,
         "regiongan": rg.__version__,
         "torch": torch.__version__,
-        "CPU": _cpu_name(),
+        "hardware": describe_cpu(),
         "threads": torch.get_num_threads(),
         "total time": f"{total:.1f} s (model loading and every operation below)",
     }

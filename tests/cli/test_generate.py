@@ -56,3 +56,13 @@ def test_class_conditional_models_take_class_in_generate_only(tmp_path):
     assert r.exit_code == 2 and "class-conditional with 3 classes" in r.output
     r = invoke("resample", "-m", model, "-r", "box:0,0,8,8", "-o", tmp_path / "r.png")
     assert r.exit_code == 2 and "regiongan.resample(G, …, c=…)" in r.output
+
+
+def test_generate_precision_auto_records_the_resolved_precision(model_dir, tmp_path):
+    from regiongan.hardware import resolve_precision
+
+    ok("generate", "-m", model_dir, "-s", "0", "--precision", "auto", "-o", tmp_path / "a.png")
+    recipe = json.loads((tmp_path / "a.json").read_text())
+    assert recipe["params"]["precision"] == resolve_precision("auto", "cpu") != "auto"
+    r = invoke("generate", "-m", model_dir, "-s", "0", "--precision", "fp16", "-o", tmp_path / "b.png")
+    assert r.exit_code != 0 and "auto" in r.output

@@ -8,6 +8,7 @@ from safetensors.torch import save_file
 
 import regiongan as rg
 
+from ..hardware import resolve_precision
 from .common import (
     CLASS,
     CUTOFF,
@@ -27,7 +28,7 @@ EPILOG = """\b
 Examples:
   regiongan generate --model faces-64 --seeds 0-15 --out out/grid.png
   regiongan generate --model network-snapshot.pkl --seeds 1,5,9 --truncation 0.7 --out out/g.png
-  regiongan generate --model stylegan2-ffhq.pt --seeds 0-7 --precision bf16 --out out/ffhq.png
+  regiongan generate --model stylegan2-ffhq.pt --seeds 0-7 --precision auto --out out/ffhq.png
 Writes OUT (the grid), OUT_seed0000.png … (one per seed), OUT_latents.safetensors (z, ws, seeds) and
 OUT.json (the recipe; `regiongan replay OUT.json --out again.png` reproduces the images).
 """
@@ -41,7 +42,11 @@ OUT.json (the recipe; `regiongan replay OUT.json --out again.png` reproduces the
 @click.option("--class", "class_idx", default=None, type=CLASS, help="Class index or name (conditional models only).")
 @click.option("--noise", default="const", show_default=True, type=click.Choice(["const", "random", "none"]))
 @click.option("--noise-seed", default=0, show_default=True, type=SEED, help="Seed of --noise random.")
-@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "bf16"]))
+@click.option(
+    "--precision", default="fp32", show_default=True, type=click.Choice(["auto", "fp32", "bf16"]),
+    help="auto: bf16 where the CPU has AMX or AVX-512 BF16 (or on a bf16 GPU), else fp32 (`regiongan info` says "
+    "which). The recipe records the resolved value; fp32 is the default so recipes replay bit-for-bit anywhere.",
+)  # fmt: skip
 @image_out_option(default="out/grid.png")
 @scale_option
 @overwrite_option
@@ -55,6 +60,7 @@ def generate(
     outputs = ImageOutputs(grid, len(seeds), overwrite, names=names, extra=[latents])
     G = load_generator(model)
     check_scale(scale, G)
+    precision = resolve_precision(precision, G.device)  # the recipe records what ran, not "auto"
     result = rg.generate(
         G, seeds, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, c=class_idx,
         noise=noise, noise_seed=noise_seed, precision=precision,

@@ -12,6 +12,7 @@ import regiongan as rg
 
 from ..checkpoints import detect_format, save_pretrained, shipped_model_dir
 from ..checkpoints.files import CONFIG_FILE, MODEL_DIR, WEIGHTS_FILE, is_model_dir
+from ..hardware import describe_cpu, resolve_precision
 from ..regions import REGION_SYNTAX_HELP
 from .common import overwrite_option
 from .output import OutputPlan
@@ -35,6 +36,8 @@ def info(model, as_json) -> None:
         "num_ws": getattr(G, "num_ws", None),
         "companions": getattr(G, "companions", {}),
         "control_points": [p.__dict__ for p in points],
+        "precision_auto": resolve_precision("auto", G.device),
+        "hardware": describe_cpu(),
     }
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -44,6 +47,7 @@ def info(model, as_json) -> None:
         click.echo(f"  {k:24s} {v}")
     for k, v in data["companions"].items():
         click.echo(f"  companion {k:14s} {v}")
+    click.echo(f"  {'precision auto':24s} {data['precision_auto']} here ({data['hardware']})")
     if not points:
         click.echo("\n  no latent control points (a label-map generator: see docs/spade.md)")
         return

@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 NoiseMode = Literal["const", "random", "none"]
-Precision = Literal["fp32", "bf16"]
+#: ``"auto"``: bf16 where the hardware has native bf16, else fp32 (:func:`regiongan.hardware.resolve_precision`).
+Precision = Literal["fp32", "bf16", "auto"]
 
 
 @dataclass(frozen=True)
@@ -193,7 +194,8 @@ class Generator(Protocol):
         noise: Sequence[torch.Tensor | None] | None = None,
         precision: Precision = "fp32",
     ) -> SynthesisOutput:
-        """Styles (one per control point) -> image ``[N, img_channels, R, R]``."""
+        """Styles (one per control point) -> image ``[N, img_channels, R, R]``. precision: ``"fp32"``, ``"bf16"``
+        or ``"auto"`` (resolved by :func:`regiongan.hardware.resolve_precision` for the model's device)."""
         ...
 
 

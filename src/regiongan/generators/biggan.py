@@ -43,6 +43,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..latents import CLASS_SPACE, LatentSpace
+from ..hardware import resolve_precision
 from .base import ControlPoint, NoiseMode, Precision, Style, SynthesisOutput, style_map
 from .registry import ModelCost, bind_config, register_family, short_repr
 
@@ -656,7 +657,8 @@ class BigGANDeep(nn.Module):
         """Styles, one per control point -> image ``[N, 3, R, R]`` (float32, tanh range).
 
         ``noise_mode``/``generator``/``noise`` exist for the Protocol: BigGAN has no noise (``noise`` must be
-        None or empty). ``precision="bf16"`` runs under bfloat16 autocast. ``return_features``: the
+        None or empty). ``precision="bf16"`` runs under bfloat16 autocast; ``"auto"`` does so only on
+        native-bf16 hardware (:func:`~regiongan.hardware.resolve_precision`). ``return_features``: the
         activation after each control point (input: the 4×4 tensor; norms: after BN and ReLU).
         """
         points = self._points
@@ -666,8 +668,7 @@ class BigGANDeep(nn.Module):
             raise ValueError(f"noise_mode must be 'const', 'random' or 'none', got {noise_mode!r}")
         if noise is not None and len(noise) != 0:
             raise ValueError(f"BigGAN has no noise inputs: pass noise=None or [], got {len(noise)} maps")
-        if precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        precision = resolve_precision(precision, self.device)
         features: dict[str, torch.Tensor] | None = {} if return_features else None
         device_type = self.device.type
         with torch.autocast(device_type, dtype=torch.bfloat16, enabled=precision == "bf16"):

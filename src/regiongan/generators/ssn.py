@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 
 from ..equalized import Conv2dLayer, FullyConnectedLayer
+from ..hardware import resolve_precision
 from ..ops.blocks import block_masks, check_grid
 from ..ops.filters import make_filter, upsample2d
 from .base import BlendedStyle, ControlPoint, NoiseMode, Precision, Style, SynthesisOutput
@@ -380,11 +381,11 @@ class SSNGenerator(nn.Module):
         """Styles, one per control point (any form :func:`~regiongan.generators.ssn_layers.resolve_style`
         takes) -> image ``[N, img_channels, R, R]`` (float32). noise: per conv control point an unscaled
         map ``[N|1, 1, R, R]`` or None (then ``noise_mode``); precision ``"bf16"`` runs the convolutions in
-        bfloat16 (σ_E stays float32)."""
+        bfloat16 (σ_E stays float32); ``"auto"``: bf16 only on native-bf16 hardware
+        (:func:`~regiongan.hardware.resolve_precision`)."""
         if len(styles) != len(self._points):
             raise ValueError(f"expected {len(self._points)} styles (one per control point), got {len(styles)}")
-        if precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        precision = resolve_precision(precision, self.device)
         batch = styles[0].styles.shape[0] if isinstance(styles[0], BlendedStyle) else styles[0].shape[0]
         num_conv = sum(p.kind == "conv" for p in self._points)
         if noise is not None and len(noise) != num_conv:

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from ..ops.activations import LRELU_SLOPE, bias_act
 from ..equalized import Conv2dLayer, FullyConnectedLayer, resample_conv2d
+from ..hardware import resolve_precision
 from ..ops.filters import make_filter, upsample2d
 from ..ops.masks import resize_mask
 from .base import BlendedStyle, ControlPoint, NoiseMode, Precision, Style, SynthesisOutput
@@ -685,12 +686,12 @@ class StyleGAN2(nn.Module):
         """Styles, one per control point -> image ``[N, img_channels, R, R]`` (float32).
 
         noise: per conv control point an unscaled map ``[N|1, 1, R, R]`` or None (then ``noise_mode`` is
-        used for that layer). precision ``"bf16"`` runs the convolutions in bfloat16, channels_last.
+        used for that layer). precision ``"bf16"`` runs the convolutions in bfloat16, channels_last; ``"auto"`` is
+        bf16 where the hardware has native bf16, else fp32 (:func:`~regiongan.hardware.resolve_precision`).
         """
         if len(styles) != len(self._points):
             raise ValueError(f"expected {len(self._points)} styles (one per control point), got {len(styles)}")
-        if precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+        precision = resolve_precision(precision, self.device)
         if impl not in ("fast", "reference"):
             raise ValueError(f"impl must be 'fast' or 'reference', got {impl!r}")
         n = _batch_of(styles[0])

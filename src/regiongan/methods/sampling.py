@@ -7,6 +7,7 @@ from typing import Literal
 import torch
 
 from ..generators.base import NoiseMode, Precision
+from ..hardware import resolve_precision
 from ..limits import check_count
 from ..latents import (
     Code,
@@ -73,6 +74,7 @@ def generate(
     if noise not in NOISE_MODES:
         raise ValueError(f"noise must be one of {NOISE_MODES}, got {noise!r}")
     noise_seed = seed(noise_seed, "noise_seed")
+    precision = resolve_precision(precision, G.device)  # "auto" -> what runs here; the recipe records that
     z = check_code(G, code_tensor(G, code, space), space)
     check_count(z.shape[0], "images", "the number of images")
     if space == "z" and cutoff is not None:
@@ -81,4 +83,4 @@ def generate(
         ws = codes_to_ws(G, z, space, c, psi)
     gen = torch.Generator(device=ws.device).manual_seed(noise_seed) if noise == "random" else None
     images = render(G, ws, noise_mode=noise, generator=gen, precision=precision)
-    return Result(images=images, extras={"ws": ws})
+    return Result(images=images, extras={"ws": ws}, recorded={"precision": precision})

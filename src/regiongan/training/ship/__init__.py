@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import platform
 import re
 import shutil
 from pathlib import Path
@@ -23,6 +21,7 @@ import torch
 
 from ...checkpoints import MODELS_DIR, load_model
 from ...checkpoints.files import MODEL_DIR, check_folder, is_model_dir, swap_directory
+from ...hardware import describe_cpu
 from ...images import make_grid
 from ..config import TrainConfig
 from ..families import get_family
@@ -100,24 +99,6 @@ def _carry_companions(new_config: Path, old_config: Path) -> None:
     meta = json.loads(new_config.read_text())
     meta["companions"] = {"parser": old["parser"]}
     new_config.write_text(json.dumps(meta, indent=2) + "\n")
-
-
-def _cpu_description() -> str:
-    """``"AMD EPYC CPU, 2 cores (AVX2, no AVX-512 BF16 or AMX), no GPU"``, read from the machine itself."""
-    name, flags = platform.machine(), set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name") and name == platform.machine():
-                name = line.split(":", 1)[1].strip()
-            elif line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                break
-    except OSError:
-        pass
-    simd = "AVX-512" if "avx512f" in flags else ("AVX2" if "avx2" in flags else "no AVX2")
-    native = ", ".join(label for f, label in (("avx512_bf16", "AVX-512 BF16"), ("amx_bf16", "AMX")) if f in flags)
-    gpu = f"{torch.cuda.get_device_name()} GPU" if torch.cuda.is_available() else "no GPU"
-    return f"{name} CPU, {os.cpu_count()} cores ({simd}, {native or 'no native bf16'}), {gpu}"
 
 
 def _fd_line(G, cfg: TrainConfig, label_maps: bool, fd_count: int) -> str:
@@ -200,7 +181,7 @@ Re-running the same command continues the run from its newest snapshot (`--resum
 |---|---|
 | images shown | {kimg:.1f} kimg (of {cfg.kimg:g} planned) |
 | training wall time | {wall_h:.2f} h (as of the last logged step) |
-| hardware | {_cpu_description()}; fp32 |
+| hardware | {describe_cpu()}; fp32 |
 | batch | {cfg.batch} |
 | G config | {facts.config} |
 {classes_row}
