@@ -68,3 +68,11 @@ def test_click_options_map_to_fields():
     result = CliRunner().invoke(cmd, ["--batch", "8", "--precision", "bf16", "--resume"])
     assert result.exit_code == 0, result.output
     assert (seen["cfg"].batch, seen["cfg"].precision, seen["cfg"].resume) == (8, "bf16", True)
+
+
+def test_precision_auto_is_resolved_once_by_the_hardware():
+    from regiongan.hardware import resolve_precision
+
+    cfg = TrainConfig(precision="auto", device="cpu")
+    assert cfg.precision == resolve_precision("auto", "cpu") and cfg.precision in ("fp32", "bf16")
+    assert TrainConfig.from_dict(json.loads(cfg.to_json())).precision == cfg.precision  # the run records what it uses

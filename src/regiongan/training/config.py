@@ -19,6 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import torch
+
+from ..hardware import resolve_precision
+
 __all__ = [
     "TrainConfig",
     "FAMILIES",
@@ -131,7 +135,10 @@ class TrainConfig:
     batch: int = _opt(16, "total batch size over all processes")
     seed: int = _opt(0, "seed of initialisation, latents, noise, mixing and augmentation")
     resume: bool = _opt(False, "continue from the newest valid snapshot in run_dir (starts fresh when there is none)")
-    precision: str = _opt("fp32", "fp32, or bf16 (synthesis convolutions and D under autocast)", choices=("fp32", "bf16"))
+    precision: str = _opt(
+        "fp32", "fp32, bf16 (synthesis convolutions and D under autocast), or auto: bf16 where the hardware has native bf16",
+        choices=("fp32", "bf16", "auto"),
+    )
     device: str = _opt("auto", "auto, cpu or cuda")
     threads: int = _opt(0, "CPU threads per process (0: cores / processes)")
     # -- generator ------------------------------------------------------------------------------------
@@ -198,6 +205,9 @@ class TrainConfig:
     progress: bool = _opt(True, "show a progress bar")
 
     def __post_init__(self) -> None:
+        if self.precision == "auto":  # resolved once, so the run records (and resumes with) what it trains in
+            device = ("cuda" if torch.cuda.is_available() else "cpu") if self.device == "auto" else self.device
+            self.precision = resolve_precision("auto", device)
         self.g_channels = parse_channels(self.g_channels)
         self.d_channels = parse_channels(self.d_channels)
         self._fill_family_defaults()
