@@ -27,7 +27,7 @@ from ..ops.filters import make_filter, upsample2d
 from .base import BlendedStyle, ControlPoint, NoiseMode, Precision, Style, SynthesisOutput
 from .registry import ModelCost, bind_config, config_int, register_family, short_repr
 from .ssn_layers import SpatialSynthesisLayer, SpatialToRGBLayer, block_affine, resolve_style
-from .stylegan2 import check_synthesis_fields, normalize_2nd_moment
+from .stylegan2 import SynthesisLayers, check_synthesis_fields, normalize_2nd_moment
 
 __all__ = ["SSNGenerator", "SSNMapping", "SSNSynthesis", "check_ssn_config"]
 
@@ -221,7 +221,7 @@ def _ssn_cost(config: dict[str, Any]) -> ModelCost:
 
 
 @register_family("ssn")
-class SSNGenerator(nn.Module):
+class SSNGenerator(SynthesisLayers, nn.Module):
     """Spatially Stochastic Network generator implementing :class:`regiongan.generators.base.Generator`.
 
     Constructor arguments are the config. Parameter names follow StyleGAN2's (``mapping.fc0.weight``,
@@ -434,14 +434,6 @@ class SSNGenerator(nn.Module):
         return self.synthesize(self.styles(ws), noise_mode=noise_mode, generator=generator).image
 
     # ---------------------------------------------------------------- helpers
-    def _layer(self, name: str) -> nn.Module:
-        block, layer = name.split(".")
-        return getattr(getattr(self.synthesis, block), layer)
-
-    @staticmethod
-    def _record(features: dict[str, torch.Tensor], enabled: bool, name: str, x: torch.Tensor) -> None:
-        if enabled:
-            features[name] = x.float().contiguous()
 
     def _build_control_points(self) -> list[ControlPoint]:
         """StyleGAN2's skip layout: ``b4.conv1, b4.torgb, b8.conv0, b8.conv1, b8.torgb, …``; a ToRGB shares

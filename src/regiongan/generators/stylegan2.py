@@ -33,7 +33,10 @@ from ..ops.masks import resize_mask
 from .base import BlendedStyle, ControlPoint, NoiseMode, Precision, Style, SynthesisOutput
 from .registry import ModelCost, bind_config, config_int, config_number, register_family, short_repr
 
-__all__ = ["StyleGAN2", "MappingNetwork", "SynthesisNetwork", "Implementation", "check_stylegan2_config"]
+__all__ = [
+    "StyleGAN2", "MappingNetwork", "SynthesisNetwork", "SynthesisLayers", "Implementation", "check_stylegan2_config",
+    "check_synthesis_fields",
+]
 
 Implementation = Literal["fast", "reference"]
 _DEMOD_EPS = 1e-8
@@ -536,8 +539,24 @@ def _stylegan2_cost(config: dict[str, Any]) -> ModelCost:
     return ModelCost(mapping + synthesis, activations, declared)
 
 
+class SynthesisLayers:
+    """What StyleGAN2 and its relatives (SSN) share about their synthesis layers: a control point's layer
+    by name (``"b16.conv0"`` -> ``self.synthesis.b16.conv0``) and the features ``synthesize`` returns."""
+
+    synthesis: nn.Module
+
+    def _layer(self, name: str) -> nn.Module:
+        block, layer = name.split(".")
+        return getattr(getattr(self.synthesis, block), layer)
+
+    @staticmethod
+    def _record(features: dict[str, torch.Tensor], enabled: bool, name: str, x: torch.Tensor) -> None:
+        if enabled:
+            features[name] = x.float().contiguous()
+
+
 @register_family("stylegan2")
-class StyleGAN2(nn.Module):
+class StyleGAN2(SynthesisLayers, nn.Module):
     """StyleGAN2 generator implementing :class:`regiongan.generators.base.Generator`.
 
     Constructor arguments are the config (saved as ``config.json``). Parameter names match NVlabs'
@@ -798,14 +817,6 @@ class StyleGAN2(nn.Module):
         return self.synthesize(self.styles(ws), noise_mode=noise_mode, generator=generator).image
 
     # ---------------------------------------------------------------- helpers
-    def _layer(self, name: str) -> nn.Module:
-        block, layer = name.split(".")
-        return getattr(getattr(self.synthesis, block), layer)
-
-    @staticmethod
-    def _record(features: dict[str, torch.Tensor], enabled: bool, name: str, x: torch.Tensor) -> None:
-        if enabled:
-            features[name] = x.float().contiguous()
 
     def _build_control_points(self) -> list[ControlPoint]:
         points = []
