@@ -148,6 +148,11 @@ def load_pretrained(directory: str | Path) -> nn.Module:
     names = read_class_names(meta, getattr(model, "c_dim", 0), directory / CONFIG_FILE)
     if names:
         model.class_names = names  # type: ignore[attr-defined]
+    extra = meta.get("extra")
+    data = extra.get("data") if isinstance(extra, dict) else None
+    world = data.get("world") if isinstance(data, dict) else None
+    if isinstance(world, str) and world:
+        model.world = world  # type: ignore[attr-defined]  # the world whose images (or label maps) it was trained on
     return model
 
 

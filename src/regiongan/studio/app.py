@@ -34,7 +34,7 @@ from ..regions import Region
 from .export import export_stack
 from .panels import Panel, build_panels, call_params
 from .security import StudioFolders, check_typed_region, max_upload_bytes
-from .session import ModelCache, StackError, StudioSession
+from .session import ModelCache, StackError, StudioSession, is_label_model, label_world
 
 __all__ = ["StudioConfig", "MODELS", "build_app", "DISPLAY"]
 
@@ -149,6 +149,8 @@ def build_app(config: StudioConfig):
     G0 = MODELS.get(config.model)
     parts = _catalog_parts(G0)
     parser_parts = _parser_parts(G0)
+    label_model = is_label_model(G0)  # label-map panels (SPADE) for a label-map model, the latent ones otherwise
+    classes = _class_names(G0)
 
     def session_of(state: StudioSession | None) -> StudioSession:
         if state is None:
@@ -186,7 +188,7 @@ def build_app(config: StudioConfig):
             randomise = gr.Button("🎲 randomise", size="sm")
             psi = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="truncation ψ")
             layers = gr.Dropdown(LAYER_CHOICES, value="all", label="layer range", allow_custom_value=True)
-            cls = gr.Number(None, precision=0, label="class (conditional models)", visible=G0.c_dim > 0)
+            cls = gr.Number(None, precision=0, label="class (conditional models)", visible=getattr(G0, "c_dim", 0) > 0)
             new = gr.Button("New image", variant="primary", elem_id="studio-new")
         with gr.Row():
             with gr.Column(scale=3):
@@ -210,7 +212,8 @@ def build_app(config: StudioConfig):
             return {
                 "seed": int(seed_v), "truncation_psi": float(psi_v), "region": region,
                 "layers": None if layers_v in (None, "", "all") else layers_v,
-                "class": None if cls_v in (None, "") or s.G.c_dim == 0 else int(cls_v), "directions": s.directions,
+                "class": None if cls_v in (None, "") or getattr(s.G, "c_dim", 0) == 0 else int(cls_v), "directions": s.directions,
+                "labels": s.labels, "world": s.world,
             }  # fmt: skip
 
         def settings_of(seed_v, psi_v, layers_v, cls_v, spec_v, method: str, values: dict) -> dict:
@@ -223,11 +226,11 @@ def build_app(config: StudioConfig):
         galleries = []
         with gr.Tabs():
             for panel in panels:
-                with gr.Tab(panel.title, elem_id=f"tab-{panel.method.replace('.', '-')}"):
+                with gr.Tab(panel.title, elem_id=f"tab-{panel.method.replace('.', '-')}", visible=panel.label_map == label_model):
                     gr.Markdown(f"`{panel.method}` — {panel.summary}")
-                    if panel.needs_classes and G0.c_dim == 0:
+                    if panel.needs_classes and getattr(G0, "c_dim", 0) == 0:
                         gr.Markdown("*needs a class-conditional model*")
-                    widgets = [_widget(gr, c, parts) for c in panel.controls]
+                    widgets = [_widget(gr, c, classes if c.choices == "classes" else parts) for c in panel.controls]
                     panel_widgets[panel.method] = widgets
                     if panel.method == "resefa.edit":
                         dir_sliders, find_row = _directions_controls(gr)
@@ -371,7 +374,7 @@ def _widget(gr, c, parts: list[str]):
     if c.kind == "number":
         return gr.Number(c.default, label=label)
     if c.kind == "choice":
-        choices = parts if c.choices == "parts" else list(c.choices)
+        choices = parts if c.choices in ("parts", "classes") else list(c.choices)
         default = c.default if c.default in choices else (choices[0] if choices else None)
         return gr.Dropdown(choices, value=default, label=label)
     return gr.Textbox(c.default or "", label=label)
@@ -437,6 +440,18 @@ def _catalog_parts(G) -> list[str]:
     try:
         return sorted(rg.load_catalog(name).names)
     except (ValueError, OSError):
+        return []
+
+
+def _class_names(G) -> list[str]:
+    """A label-map model's class names (its world's part names, index = class id); [] for other models."""
+    if not is_label_model(G):
+        return []
+    from ..data.worlds import get_world
+
+    try:
+        return list(get_world(label_world(G)).part_names)
+    except (ValueError, KeyError):
         return []
 
 

@@ -22,29 +22,35 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from ..latents import check_latent_model
 from ..registry import MethodSpec, get_method, list_methods
 from .export import STACK_METHOD
 
-__all__ = ["Control", "Panel", "SHARED", "KNOWN", "DEFAULTED", "build_panels", "panel_for", "call_params"]
+__all__ = ["Control", "Panel", "SHARED", "LABEL_SHARED", "KNOWN", "DEFAULTED", "build_panels", "panel_for", "call_params"]
 
 #: operation parameter -> the studio's shared control that fills it
 SHARED: dict[str, str] = {
     "code": "seed", "target": "seed", "region": "region", "regions": "region", "layers": "layers",
     "truncation_psi": "truncation_psi", "c": "class", "base_class": "class", "directions": "directions",
 }  # fmt: skip
+#: label-map operations (they take ``labels`` and no latent ``code`` / ``target``: SPADE's) also share these:
+#: the session's current label map, the seed of the style code, the world whose part names are the classes
+LABEL_SHARED: dict[str, str] = {"labels": "labels", "seed": "seed", "class_names": "world"}
 #: parameters left at the operation's default (the recipe records them)
 DEFAULTED = frozenset({"space", "parser", "catalog", "blend_space", "noise", "noise_seed", "precision",
                        "truncation_cutoff", "rho", "base", "region_codes"})  # fmt: skip
 #: operations without a panel: ``generate`` is the "new image" button, the stack is what panels build
 EXCLUDED = frozenset({"generate", STACK_METHOD})
 #: the panels shown first, in this order (the rest follow by name)
-FIRST = ("itan.resample", "editing_in_style.transfer_part", "itan.transfer", "itan.saliency", "resefa.edit")
+FIRST = ("itan.resample", "editing_in_style.transfer_part", "itan.transfer", "itan.saliency", "resefa.edit",
+         "spade.repaint", "spade.synthesize")
 
 
 @dataclass(frozen=True)
 class Control:
     """A panel widget for parameter ``name``: kind ``"slider" | "int" | "number" | "choice" | "json"``;
-    ``choices="parts"`` means the model's catalog parts (filled when a model is loaded)."""
+    ``choices="parts"`` means the model's catalog parts (filled when a model is loaded), ``choices="classes"``
+    a label-map model's class names (its world's part names)."""
 
     name: str
     kind: str
@@ -73,6 +79,8 @@ KNOWN: dict[str, Control] = {
         Control("index", "int", "direction (0 = the most local)", 0),
         Control("strengths", "slider", "strength", 1.5, -5.0, 5.0, 0.1),
         Control("classes", "json", "classes, one per region (JSON list)", "[1]"),
+        Control("to", "choice", "paint the region with class", None, choices="classes"),
+        Control("n", "slider", "styles (seeds seed … seed+n−1)", 4, 1, 16, 1),
     )
 }
 
@@ -87,9 +95,18 @@ class Panel:
     controls: tuple[Control, ...]
     shared: dict[str, str] = field(default_factory=dict)
     needs_classes: bool = False
+    label_map: bool = False
 
     def available(self, G) -> bool:
-        """Whether the panel can run on ``G`` (class-based operations need a conditional model)."""
+        """Whether the panel can run on ``G``: label-map panels need a label-map model (``synthesize_labels``),
+        the others a latent generator (:func:`~regiongan.latents.check_latent_model`); class-based operations
+        also need a conditional model."""
+        if self.label_map:
+            return hasattr(G, "synthesize_labels")
+        try:
+            check_latent_model(G, self.method)
+        except ValueError:
+            return False
         return not self.needs_classes or getattr(G, "c_dim", 0) > 0
 
 
@@ -102,12 +119,15 @@ def panel_for(spec: MethodSpec) -> Panel:
     sig = inspect.signature(spec.run)
     controls: list[Control] = []
     shared: dict[str, str] = {}
+    names = set(sig.parameters)
+    label_map = "labels" in names and not names & {"code", "target"}
+    common = {**SHARED, **LABEL_SHARED} if label_map else SHARED
     for p in sig.parameters.values():
         if p.name == "G":
             continue
         default = None if p.default is inspect.Parameter.empty else p.default
-        if p.name in SHARED:
-            shared[p.name] = SHARED[p.name]
+        if p.name in common:
+            shared[p.name] = common[p.name]
         elif p.name in KNOWN:
             known = KNOWN[p.name]
             value = known.default if known.default is not None else default
@@ -119,7 +139,7 @@ def panel_for(spec: MethodSpec) -> Panel:
         else:
             controls.append(Control(p.name, "json", f"{p.name} (JSON)", ""))
     needs_classes = "classes" in spec.allowed or "base_class" in spec.required
-    return Panel(spec.name, _title(spec.name), spec.summary, tuple(controls), shared, needs_classes)
+    return Panel(spec.name, _title(spec.name), spec.summary, tuple(controls), shared, needs_classes, label_map)
 
 
 def build_panels() -> list[Panel]:
@@ -132,7 +152,8 @@ def build_panels() -> list[Panel]:
 
 def call_params(panel: Panel, values: dict[str, Any], context: dict[str, Any]) -> dict[str, Any]:
     """The keyword arguments of ``panel``'s operation from its control ``values`` and the studio's shared
-    ``context`` (keys: ``seed``, ``region``, ``layers``, ``truncation_psi``, ``class``, ``directions``).
+    ``context`` (keys: ``seed``, ``region``, ``layers``, ``truncation_psi``, ``class``, ``directions``; for
+    label-map models ``labels`` — the session's current label map — and ``world``, its class names).
     Shared values that are None are left out (the operation's default)."""
     params: dict[str, Any] = {}
     for name, key in panel.shared.items():

@@ -27,7 +27,7 @@ from ..registry import get_method
 from ..results import Result
 from .export import STACK_METHOD, composite, edit_mask, stack_recipe
 
-__all__ = ["Step", "EditStack", "StudioSession", "ModelCache", "StackError"]
+__all__ = ["Step", "EditStack", "StudioSession", "ModelCache", "StackError", "is_label_model", "label_world"]
 
 
 class StackError(ValueError):
@@ -50,6 +50,7 @@ class Step:
     image: torch.Tensor
     settings: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    labels: torch.Tensor | None = None  # label-map models: the class ids ``[1, H, W]`` after this edit (None: unchanged)
 
     def call(self) -> dict[str, Any]:
         """This step as the stack recipe stores it."""
@@ -111,7 +112,7 @@ class EditStack:
             raise StackError(f"the result's images are {tuple(after.shape[1:])}, the stack's {tuple(self.current.shape[1:])}: another model?")
         mask = edit_mask(result, choice, fallback_mask)
         step = Step(result.method, dict(result.params), choice, mask, composite(self.current, after, mask),
-                    dict(settings or {}), result.seconds)  # fmt: skip
+                    dict(settings or {}), result.seconds, _result_labels(result, choice))  # fmt: skip
         self._done.append(step)
         self._undone.clear()
         return step
@@ -145,6 +146,39 @@ class EditStack:
     def recipe(self, model: str, fingerprint: str | None) -> Recipe:
         """The one recipe that replays the whole stack (``stack.apply``)."""
         return stack_recipe(self.base.call(), [s.call() for s in self.steps], model, fingerprint)
+
+
+def _result_labels(result: Result, choice: int) -> torch.Tensor | None:
+    """The class ids ``[1, H, W]`` behind output ``choice`` of a label-map operation (``extras["labels"]``
+    ``[N, H, W]``, images map-major), or None when the result carries no integer label map."""
+    labels = result.extras.get("labels")
+    if not isinstance(labels, torch.Tensor) or labels.ndim != 3 or labels.is_floating_point() or not len(result):
+        return None
+    j = choice * labels.shape[0] // len(result)
+    return labels[j : j + 1].detach().cpu().clone()
+
+
+def is_label_model(G) -> bool:
+    """Whether ``G`` is a label-map model (SPADE: ``synthesize_labels``) rather than a latent generator."""
+    return hasattr(G, "synthesize_labels")
+
+
+def label_world(G) -> str:
+    """The world whose label maps a label-map model draws from: the one it names (``G.world``, when a loader
+    attached it), else ``scenes`` when the model's class count matches that world's parts; else a one-line error."""
+    from ..data.worlds import get_world
+
+    named = getattr(G, "world", None)
+    if isinstance(named, str) and named:
+        return named
+    classes = getattr(G, "num_classes", getattr(G, "label_nc", None))
+    parts = len(get_world("scenes").part_names)
+    if classes == parts:
+        return "scenes"
+    raise ValueError(
+        f"this label-map model has {classes} classes and names no training world (the scenes world has {parts} parts): "
+        "start the session with a label map, e.g. StudioSession.start(model, G, seed, labels='map.png')"
+    )
 
 
 class ModelCache:
@@ -201,15 +235,37 @@ class StudioSession:
     pending_settings: dict[str, Any] = field(default_factory=dict)
     pending_mask: torch.Tensor | None = None
     directions: Any = None
+    world: str | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     timings: list[tuple[str, float]] = field(default_factory=list)
 
     @classmethod
-    def start(cls, model: str, G, seed: int, truncation_psi: float = 1.0) -> "StudioSession":
-        """A session on a fresh base image ``generate(G, seed, truncation_psi)``."""
+    def start(cls, model: str, G, seed: int, truncation_psi: float = 1.0, labels: Any = None) -> "StudioSession":
+        """A session on a fresh base image: ``generate(G, seed, truncation_psi)`` for a latent model; for a
+        label-map model (:func:`is_label_model`) ``spade.synthesize(G, labels, seed=seed)`` with ``labels``
+        (default ``world:<world>:<seed>``, the world from :func:`label_world`)."""
         s = cls(model=model, G=G, seed=int(seed), truncation_psi=float(truncation_psi))
-        s.new_base("generate", {"code": int(seed), "truncation_psi": float(truncation_psi)})
+        if is_label_model(G):
+            if labels is None:
+                s.world = label_world(G)
+                labels = f"world:{s.world}:{int(seed)}"
+            else:
+                s.world = getattr(G, "world", None) if isinstance(getattr(G, "world", None), str) else None
+            s.new_base("spade.synthesize", {"labels": labels, "seed": int(seed)})
+        else:
+            s.new_base("generate", {"code": int(seed), "truncation_psi": float(truncation_psi)})
         return s
+
+    @property
+    def labels(self) -> Any:
+        """Label-map models: the current label map — the class ids ``[1, H, W]`` after the last accepted edit
+        that changed them (a repaint), else the base's ``labels`` (e.g. ``world:scenes:3``); None otherwise."""
+        if self.stack is None:
+            return None
+        for step in reversed(self.stack.steps):
+            if step.labels is not None:
+                return step.labels
+        return self.stack.base.params.get("labels")
 
     def new_base(self, method: str, params: dict[str, Any], choice: int = 0, settings: dict[str, Any] | None = None) -> Result:
         """Start a new stack on output ``choice`` of ``method(G, **params)`` (drops the old stack)."""
@@ -217,7 +273,8 @@ class StudioSession:
         if not 0 <= choice < len(result):
             raise StackError(f"choice {choice} but {method} made {len(result)} image(s)")
         image = result.images[choice : choice + 1].detach().float().cpu()
-        self.stack = EditStack(Step(method, dict(result.params), choice, None, image, dict(settings or {}), result.seconds))
+        self.stack = EditStack(Step(method, dict(result.params), choice, None, image, dict(settings or {}), result.seconds,
+                                    _result_labels(result, choice)))  # fmt: skip
         self.pending = None
         return result
 
@@ -233,8 +290,12 @@ class StudioSession:
 
     def propose(self, method: str, params: dict[str, Any], settings: dict[str, Any] | None = None,
                 fallback_mask: torch.Tensor | None = None) -> Result:  # fmt: skip
-        """Run ``method`` and keep its result as the pending edit (to be accepted or replaced)."""
+        """Run ``method`` and keep its result as the pending edit (to be accepted or replaced). A repaint's
+        mask is the region it repainted (``extras["mask"]``, the pixels whose class changed)."""
         result = self.run(method, params)
+        changed = result.extras.get("mask")
+        if method == "spade.repaint" and isinstance(changed, torch.Tensor) and changed.shape[0] == 1:
+            fallback_mask = changed.detach().float().cpu()
         self.pending, self.pending_settings, self.pending_mask = result, dict(settings or {}), fallback_mask
         return result
 
@@ -271,7 +332,7 @@ class StudioSession:
             accepted.image = composite(before, result.images[accepted.choice : accepted.choice + 1].float().cpu(), accepted.mask)
 
     def _seed_from(self, params: dict[str, Any]) -> None:
-        for key in ("code", "target"):
+        for key in ("code", "target", "seed"):
             value = params.get(key)
             if isinstance(value, int) and not isinstance(value, bool):
                 self.seed = value
