@@ -89,7 +89,7 @@ class HybridChoices:
     """The class-hybridization card, on a second, class-conditional shipped model (shown when it is shipped)."""
 
     model: str = "scenes-64"
-    seed: int = 4
+    seed: int = 8
     base_class: str = "meadow"
     region: str = "rbox:0,0,0.5,1"
     region_class: str = "city"
