@@ -407,6 +407,29 @@ class _Trunk(nn.Module):
 # The family
 
 
+def _row_table(norms: Sequence["ConditionalNorm"]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, list[int]]:
+    """The conditional norms fed by one ws row as one table: their γ and β weights stacked ``[ΣC, cond]``,
+    their statistics side by side ``[n_stats, ΣC]``, and each norm's C. Kept on the first norm while the
+    model is frozen in eval and none of the stored tensors changed (as :meth:`_SpectralNormed.weight` keeps
+    a weight); ``Σ_i`` of small linear maps is then one."""
+    first = norms[0]
+    tensors = [t for n in norms for t in (n.scale.weight_orig, n.scale.weight_u, n.scale.weight_v, n.offset.weight_orig,
+                                          n.offset.weight_u, n.offset.weight_v, n.running_means, n.running_vars)]  # fmt: skip
+    frozen = not first.training and not any(t.requires_grad for t in tensors) and not torch.is_inference_mode_enabled()
+    key = tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in tensors) if frozen else None
+    cached = first.__dict__.get("_row_table")
+    if key is not None and cached is not None and cached[0] == key and cached[1] == len(norms):
+        return cached[2]
+    table = (
+        torch.cat([n.scale.weight() for n in norms]), torch.cat([n.offset.weight() for n in norms]),
+        torch.cat([n.running_means for n in norms], dim=1), torch.cat([n.running_vars for n in norms], dim=1),
+        [n.running_means.shape[1] for n in norms],
+    )  # fmt: skip
+    if key is not None:
+        first.__dict__["_row_table"] = (key, len(norms), table)
+    return table
+
+
 @register_family("biggan-deep")
 class BigGANDeep(nn.Module):
     """BigGAN-deep generator implementing :class:`regiongan.generators.base.Generator`.
@@ -607,9 +630,18 @@ class BigGANDeep(nn.Module):
         cond, psi = self.decode_ws(ws)
         rows = [statistics_rows(psi[:, r], self.n_stats, ws.device) for r in range(self.num_ws)]
         norms = [m for block in self._blocks() for m in block.norms()]
-        out: list[torch.Tensor] = [cond[:, 0]]
-        for p, norm in zip(self._points[1:-1], norms):
-            out.append(norm.style(cond[:, p.w_index], rows[p.w_index]))
+        by_row: dict[int, list[int]] = {}
+        for i, p in enumerate(self._points[1:-1]):
+            by_row.setdefault(p.w_index, []).append(i)
+        per_norm: list[torch.Tensor] = [cond[:, 0]] * len(norms)
+        for r, idx in by_row.items():  # one pair of linear maps per ws row: its norms' weights side by side
+            scale_w, offset_w, means, variances, sizes = _row_table([norms[i] for i in idx])
+            c = cond[:, r]
+            gain = (1 + F.linear(c, scale_w)) / torch.sqrt(rows[r].pick(variances) + norms[idx[0]].eps)
+            bias = F.linear(c, offset_w) - rows[r].pick(means) * gain
+            for i, g, b in zip(idx, gain.split(sizes, dim=1), bias.split(sizes, dim=1)):
+                per_norm[i] = torch.cat([g, b], dim=1)
+        out: list[torch.Tensor] = [cond[:, 0], *per_norm]
         last = self._points[-1].w_index
         out.append(self.generator.bn.style(rows[last]))
         return out
