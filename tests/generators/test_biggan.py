@@ -430,3 +430,26 @@ def test_the_eval_weight_cache_follows_every_change_of_the_stored_tensors():
     assert not torch.allclose(layer.weight(), changed)
     layer.weight_orig.requires_grad_(True)
     assert layer.weight().requires_grad  # in a graph: computed, not cached
+
+
+def test_styles_per_row_equal_each_norm_s_own_style_and_follow_changes():
+    """styles() stacks the norms of a ws row into one linear map (cached while frozen): it must equal each
+    norm's own style, also after the stored statistics change in place."""
+    from regiongan.generators.biggan import statistics_rows
+
+    G = tiny_biggan()
+    ws = G.map(torch.randn(2, G.z_dim), torch.nn.functional.one_hot(torch.tensor([0, 2]), G.c_dim).float(), 0.7)
+
+    def reference() -> list[torch.Tensor]:
+        cond, psi = G.decode_ws(ws)
+        norms = [m for block in G._blocks() for m in block.norms()]
+        return [
+            norm.style(cond[:, p.w_index], statistics_rows(psi[:, p.w_index], G.n_stats))
+            for p, norm in zip(G.control_points()[1:-1], norms)
+        ]
+
+    for _ in range(2):
+        got = G.styles(ws)[1:-1]
+        assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(got, reference()))
+        with torch.no_grad():
+            G._blocks()[0].bn_0.running_vars.mul_(4.0)  # in place: the cached table must notice
