@@ -128,7 +128,7 @@ BAD_INPUTS = [
     (lambda G: repaint(G, SCENE, "box:0,0,8,8", "water"), "needs class names"),
     (lambda G: repaint(G, SCENE, "box:0,0,8,8", NUM_CLASSES), "out of range"),
     (lambda G: repaint(G, SCENE, "part:sky", "sky", class_names="scenes"), "changes no pixel"),
-    (lambda G: repaint(G, SCENE, torch.ones(1, 1, 16, 16), 1), "16×16 but the label map is 32×32"),
+    (lambda G: repaint(G, SCENE, torch.ones(1, 1, 16, 16), 1), "16x16 but the label map is 32x32"),
     (lambda G: region_styles(G, SCENE, ["box:0,0,8,8"], [1]), "K=2 regions"),
 ]
 

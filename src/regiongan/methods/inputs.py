@@ -25,6 +25,7 @@ from ..regions import Region, RegionError, RegionSet, parse_region
 
 __all__ = [
     "RegionLike",
+    "as_region",
     "RegionsLike",
     "RegionSource",
     "needs_images",
@@ -127,19 +128,26 @@ def resolve_region(
             return region, region
         region = parse_region(spec, size)
         return region, (region if any(f in spec for f in _FILE_FORMS) else spec)
+    region = as_region(value, size, what, f"this model generates {size[0]}x{size[1]} images")
+    return region, region
+
+
+def as_region(value: Any, size: tuple[int, int], what: str, made_for: str, example: str = "'part:mouth'") -> Region:
+    """A Region, or a mask tensor ``[N, 1, H, W]`` / ``[H, W]``, as a :class:`Region` of ``size`` ``(H, W)``;
+    anything else, or another size, is a one-line RegionError (``made_for`` says what the size is of)."""
     if isinstance(value, torch.Tensor):
         value = Region(value if value.ndim == 4 else Region.from_tensor(value).mask)
     if not isinstance(value, Region):
         raise RegionError(
-            f"{what} must be a Region, a mask tensor [N, 1, H, W] or a spec string such as 'box:16,16,48,40' or "
-            f"'part:mouth', got {type(value).__name__}"
+            f"{what} must be a Region, a mask tensor [N, 1, H, W] or a spec string such as 'box:8,8,24,24' or "
+            f"{example}, got {type(value).__name__}"
         )
     if value.size != size:
         raise RegionError(
-            f"{what} is {value.size[0]}x{value.size[1]} but this model generates {size[0]}x{size[1]} images; build "
-            f"it at the image size, e.g. parse_region(spec, size={size}) or region.resize({size})"
+            f"{what} is {value.size[0]}x{value.size[1]} but {made_for}; build it at that size, "
+            f"e.g. parse_region(spec, size={size}) or region.resize({size})"
         )
-    return value, value
+    return value
 
 
 def resolve_regionset(

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from ...generators.spade_blocks import parse_spade_norm
 from ...regions import Region, RegionError, parse_region
-from ..inputs import RegionLike
+from ..inputs import RegionLike, as_region
 from .labels import ClassNames, class_ids, class_names_of
 
 __all__ = ["resolve_label_region", "repaint_labels", "label_reach", "dilate", "PAINT_THRESHOLD"]
@@ -48,19 +48,8 @@ def resolve_label_region(
         region = parse_region(value, size, labels=labels if parts is not None else None, part_names=parts)
         keep_spec = not any(f in value for f in _FILE_FORMS)
         return region, (value if keep_spec else region)
-    if isinstance(value, torch.Tensor):
-        value = Region(value if value.ndim == 4 else Region.from_tensor(value).mask)
-    if not isinstance(value, Region):
-        raise RegionError(
-            f"{what} must be a Region, a mask tensor [N, 1, H, W] or a spec string such as 'box:8,8,24,24' or "
-            f"'part:water', got {type(value).__name__}"
-        )
-    if value.size != size:
-        raise RegionError(
-            f"{what} is {value.size[0]}×{value.size[1]} but the label map is {size[0]}×{size[1]}; build it at that "
-            f"size, e.g. parse_region(spec, size={size})"
-        )
-    return value, value
+    region = as_region(value, size, what, f"the label map is {size[0]}x{size[1]}", example="'part:water'")
+    return region, region
 
 
 def repaint_labels(
