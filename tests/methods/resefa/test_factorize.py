@@ -131,7 +131,7 @@ def test_bad_inputs_raise_clear_errors(G):
         find_directions(G, torch.zeros(1, 1, 32, 32))
     with pytest.raises(EmptyRegionError, match="covers the whole image"):
         find_directions(G, "full")
-    with pytest.raises(RegionError, match="build it at the image size"):
+    with pytest.raises(RegionError, match="build it at that size"):
         find_directions(G, Region.box(0, 0, 4, 4, (16, 16)))
     with pytest.raises(ValueError, match="layers= cannot be used with space='z'"):
         find_directions(G, BOX, space="z", layers="fine")
