@@ -181,7 +181,8 @@ def test_synthesize_jvp_equals_functorch_jvp(overrides):
     with torch.no_grad():
         ref = vmap(lambda v: jvp(f, (ws[0],), (v,))[1])(dws)
         img, dimg = G.synthesize_jvp(ws, dws)
-    torch.testing.assert_close(img, G.synthesize(G.styles(ws)).image, rtol=0, atol=1e-6)
+    # the fast forward folds modulation and demodulation into the kernel: the same sums in another order
+    torch.testing.assert_close(img, G.synthesize(G.styles(ws)).image, rtol=0, atol=1e-5)
     assert dimg.shape == (5, 3, G.img_resolution, G.img_resolution)
     # float32 sums in another order: compare to the tangents' scale
     torch.testing.assert_close(dimg, ref, rtol=1e-4, atol=1e-5 * float(ref.abs().max()))

@@ -98,12 +98,16 @@ def _progress(done: int, total: int) -> None:
 @click.option("--class", "class_idx", default=None, type=int, help="Class index of the samples (conditional models only).")
 @click.option("--downsample", default=None, type=click.IntRange(min=1), help="Area-average images to this side first.")
 @click.option("--chunk", default=32, show_default=True, type=click.IntRange(min=1), help="Basis vectors per vmapped jvp.")
+@click.option(
+    "--precision", default="fp32", show_default=True, type=click.Choice(["auto", "fp32", "bf16"]),
+    help="Tangent precision (StyleGAN2): bf16 about 2x faster on CPUs with native bf16, directions within |cos| 0.99 of fp32; auto = bf16 only there.",
+)  # fmt: skip
 @parser_option
 @out_option("Output .safetensors file.")
 @overwrite_option
 def directions(
     model, region, samples, seed, space, layers, k, tau, solver, rank, truncation_psi, class_idx, downsample, chunk,
-    parser, out, overwrite,
+    precision, parser, out, overwrite,
 ) -> None:
     """Find local latent directions for REGION (ReSeFa)."""
     path = Path(out)
@@ -116,6 +120,7 @@ def directions(
     dirs = rg.find_directions(
         G, region, samples=samples, seed=seed, space=space, layers=layers, k=k, tau=tau, solver=solver,
         truncation_psi=truncation_psi, c=class_idx, downsample=downsample, chunk=chunk, parser=parser, rank=rank, progress=_progress,
+        precision=precision,
     )  # fmt: skip
     plan.write(path, lambda tmp: dirs.save(tmp))
     plan.commit()

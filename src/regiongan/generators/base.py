@@ -130,8 +130,9 @@ class Generator(Protocol):
     map or a :class:`BlendedStyle` — which is how every region method edits an image.
 
     Optional: ``synthesize_jvp(ws [1, num_ws, w_dim], dws [T, num_ws, w_dim], noise_mode)`` -> (image,
-    tangents); a family that has it gets the fast forward-mode Jacobian (see :func:`tangent_pass`), others
-    use ``torch.func.jvp`` of ``synthesize``.
+    tangents), and ``linearize(ws, noise_mode, precision)`` -> a callable ``dws -> tangents`` (the primal pass
+    run once for many chunks); a family that has them gets the fast forward-mode Jacobian (see
+    :func:`tangent_pass`), others use ``torch.func.jvp`` of ``synthesize``.
 
     Optional: ``latent_spaces() -> dict[str, LatentSpace | str]``: the family's latent spaces beyond z / w /
     w+ (a :class:`~regiongan.latents.LatentSpace`, e.g. BigGAN's ``"class"``), and the generic ones it does
@@ -199,17 +200,22 @@ class Generator(Protocol):
         ...
 
 
-#: Fast tangent pass: ``(ws [1, num_ws, w_dim], dws [T, num_ws, w_dim]) -> (image [1, C, R, R], [T, C, R, R])``.
-TangentPass = Callable[[torch.Tensor, torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
+#: Fast tangent pass: ``ws [1, num_ws, w_dim]`` -> the derivatives at ws, ``dws [T, num_ws, w_dim] -> [T, C, R, R]``
+#: (linearize once per sample, then call once per chunk of tangents).
+TangentPass = Callable[[torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
 
 
-def tangent_pass(G: Generator) -> TangentPass | None:
-    """The family's own forward-mode pass ``G.synthesize_jvp`` with constant noise, or None when the family
-    has none (then :mod:`regiongan.jacobian` differentiates :meth:`Generator.synthesize` generically)."""
+def tangent_pass(G: Generator, precision: Precision = "fp32") -> TangentPass | None:
+    """The family's own forward-mode pass with constant noise — ``G.linearize`` (primal once per ws), else
+    ``G.synthesize_jvp`` — or None when the family has none (then :mod:`regiongan.jacobian` differentiates
+    :meth:`Generator.synthesize` generically). ``precision`` (fp32 / bf16 / auto) goes to ``linearize``."""
+    lin = getattr(G, "linearize", None)
+    if lin is not None:
+        return lambda ws: lin(ws, "const", precision)
     fn = getattr(G, "synthesize_jvp", None)
     if fn is None:
         return None
-    return lambda ws, dws: fn(ws, dws, noise_mode="const")
+    return lambda ws: (lambda dws: fn(ws, dws, noise_mode="const")[1])
 
 
 def latent_spaces(G: Generator) -> dict[str, LatentSpace | str]:

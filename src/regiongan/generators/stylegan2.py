@@ -9,9 +9,12 @@ their outputs. On top of that every style may be spatial (docs/itan.md):
 
 For a vector style ``s`` this is the ordinary modulated convolution with ``d_o = (Σ_{i,k} (W_oik s_i)² + ε)^-½``.
 Two implementations of the vector case exist: ``"reference"`` modulates the weights per sample and runs a
-grouped convolution (NVlabs' fused path), ``"fast"`` scales the input and runs one plain convolution with
-shared weights (channels_last, optionally bf16, which this class of CPU runs several times faster).
-Both are tested to agree.
+grouped convolution (NVlabs' fused path); ``"fast"`` (channels_last, optionally bf16) is built for a CPU,
+where large maps make the time memory traffic: for one sample it folds S and D into the kernel wherever
+the kernel is smaller than the map, a batch runs together at the coarse layers and one sample at a time
+from the first such layer on (so a batch never costs more per image than one image), the gain, bias and
+noise are fused into as few in-place passes as eager PyTorch allows, the FIR filters are single depthwise
+convolutions and ToRGB one batched matmul. Both are tested to agree (and to NVlabs' outputs).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from ..equalized import Conv2dLayer, FullyConnectedLayer, resample_conv2d
 from ..hardware import resolve_precision
 from ..ops.filters import make_filter, upsample2d
 from ..ops.masks import resize_mask
+from .modulation import DEMOD_EPS, conv_weight, demodulation, squared_weight_sums
 from .base import BlendedStyle, ControlPoint, NoiseMode, Precision, Style, SynthesisOutput
 from .registry import ModelCost, bind_config, config_int, config_number, register_family, short_repr
 
@@ -39,7 +43,6 @@ __all__ = [
 ]
 
 Implementation = Literal["fast", "reference"]
-_DEMOD_EPS = 1e-8
 
 
 def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -112,12 +115,6 @@ class MappingNetwork(nn.Module):
 # The modulated convolution: one function for vector, spatial and blended styles.
 
 
-def _demodulation(weight: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
-    """d for style vectors ``[..., C_in]`` -> ``[..., C_out]``: ``(Σ_{i,k} (W_oik s_i)² + ε)^-½``."""
-    wsq = weight.square().sum(dim=[2, 3])  # [O, I]
-    return (styles.square() @ wsq.t() + _DEMOD_EPS).rsqrt()
-
-
 @dataclass
 class _ResolvedStyle:
     """A style turned into what the convolution needs: input scale and output demodulation.
@@ -134,13 +131,15 @@ class _ResolvedStyle:
 def _resolve_style(
     style: Style,
     weight: torch.Tensor,
+    wsq: torch.Tensor | None,
     in_res: int,
     out_res: int,
     demodulate: bool,
     gain: float,
     name: str,
 ) -> _ResolvedStyle:
-    """Check a style against its control point and compute the input scale and demodulation."""
+    """Check a style against its control point and compute the input scale and demodulation
+    (wsq: :func:`squared_weight_sums` of ``weight``, needed when ``demodulate``)."""
     out_ch, in_ch = weight.shape[:2]
     if isinstance(style, BlendedStyle):
         s, m = style.styles, style.masks
@@ -152,13 +151,13 @@ def _resolve_style(
         scale = torch.einsum("nkc,nkhw->nhwc", s * gain, resize_mask(m, in_res, in_res)).permute(0, 3, 1, 2)
         demod = None
         if demodulate:
-            d = _demodulation(weight, s)  # [N, K, O]
+            d = demodulation(wsq, s)  # [N, K, O]
             demod = torch.einsum("nko,nkhw->nhwo", d, resize_mask(m, out_res, out_res)).permute(0, 3, 1, 2)
         return _ResolvedStyle(scale, demod, None)
     if style.ndim == 2:
         if style.shape[1] != in_ch:
             raise ValueError(f"{name}: style has {style.shape[1]} channels, the layer expects {in_ch}")
-        demod = _demodulation(weight, style)[:, :, None, None] if demodulate else None
+        demod = demodulation(wsq, style)[:, :, None, None] if demodulate else None
         return _ResolvedStyle(style[:, :, None, None] * gain, demod, style)
     if style.ndim == 4:
         if style.shape[1] != in_ch or style.shape[2] != style.shape[3] or style.shape[2] not in (in_res, out_res):
@@ -169,9 +168,8 @@ def _resolve_style(
         demod = None
         if demodulate:
             # Per-pixel demodulation of the local style: a 1x1 convolution of S² with Σ_k W².
-            wsq = weight.square().sum(dim=[2, 3])[:, :, None, None]
             smap = resize_mask(style, out_res, out_res) if style.shape[2] != out_res else style
-            demod = (F.conv2d(smap.square(), wsq) + _DEMOD_EPS).rsqrt()
+            demod = (F.conv2d(smap.square(), wsq[:, :, None, None]) + DEMOD_EPS).rsqrt()
         scale = resize_mask(style, in_res, in_res) if style.shape[2] != in_res else style
         return _ResolvedStyle(scale * gain, demod, None)
     raise ValueError(f"{name}: a style must be [N, C], [N, C, h, w] or a BlendedStyle, got {tuple(style.shape)}")
@@ -202,40 +200,59 @@ def modulated_conv2d(
     return y
 
 
-def _bias_act_jvp(
-    y: torch.Tensor, dy: torch.Tensor, bias: torch.Tensor, activation: str, gain: float, clamp: float | None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """:func:`bias_act` (channels on dim 1) and its derivative applied to tangents ``dy``."""
-    pre = y + bias.reshape(1, -1, 1, 1)
-    out = bias_act(y, bias, activation=activation, gain=gain, clamp=clamp)
-    slope = torch.where(pre > 0, gain, LRELU_SLOPE * gain) if activation == "lrelu" else torch.full_like(pre, gain)
-    if clamp is not None and clamp >= 0:
-        slope = slope * (out.abs() < clamp)  # clamped pixels do not move (derivative 0, as autograd's)
-    return out, dy * slope
+def _fast_modulated_layer(
+    layer: "SynthesisLayer",
+    x: torch.Tensor,
+    style: _ResolvedStyle,
+    noise: torch.Tensor | None,
+    gain: float,
+    clamp: float | None,
+) -> torch.Tensor:
+    """``clamp(act(D ⊙ conv(W, x ⊙ S) + noise + b) · gain)`` of a :class:`SynthesisLayer`, in as few passes over
+    the maps as eager PyTorch allows; equal to :func:`modulated_conv2d` followed by noise and :func:`bias_act`.
 
+    x: ``[N, C_in, H, W]``; noise: ``[N|1, 1, R, R]`` already scaled by the layer's strength, or None.
+    On CPU the time at large resolutions goes to memory traffic, not arithmetic, so:
 
-def _modulated_conv2d_jvp(
-    x: torch.Tensor, dx: torch.Tensor | None, weight: torch.Tensor, s: torch.Tensor, ds: torch.Tensor,
-    up: int, filt: torch.Tensor, demodulate: bool,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """``y = d ⊙ conv(W, x ⊙ s)`` at one sample and its derivative along T tangents.
-
-    x: ``[1, I, h, w]``; dx: ``[T, I, h, w]`` or None (zero); s: ``[1, I]`` (gain applied); ds: ``[T, I]``.
-    ``dy = d ⊙ conv(W, dx ⊙ s + x ⊙ ds) + dd ⊙ conv(W, x ⊙ s)``, with ``dd = −d³ (s ⊙ ds) Σ_k W²``.
+    * the gain moves into the weights, bias and noise (``act(t)·g = act(t·g)`` for ``g > 0``, lrelu and linear);
+    * one sample with a vector style folds S and D into the kernel when the kernel is smaller than the input
+      map (``C_out·k² <= H·W``; otherwise scaling the input is cheaper), and then the bias into the convolution;
+    * the remaining updates run in place when no gradient is being recorded (the same operations either
+      way, so that both give bit-identical results).
     """
-    fmt = torch.channels_last
-    u = resample_conv2d(x * s[:, :, None, None], weight, filt, up=up)
-    dxs = x * ds[:, :, None, None]
-    if dx is not None:
-        dxs = dxs.addcmul_(dx, s[:, :, None, None])
-    du = resample_conv2d(dxs.contiguous(memory_format=fmt), weight, filt, up=up)
-    if not demodulate:
-        return u, du
-    wsq = weight.square().sum(dim=[2, 3])  # [O, I]
-    d = (s.square() @ wsq.t() + _DEMOD_EPS).rsqrt()  # [1, O]
-    dd = -(d**3) * ((s * ds) @ wsq.t())  # [T, O]
-    dy = du.mul_(d[:, :, None, None]).addcmul_(u, dd[:, :, None, None])
-    return u * d[:, :, None, None], dy
+    if gain <= 0:
+        raise ValueError(f"the activation gain must be positive, got {gain}")
+    n, dtype, up = x.shape[0], x.dtype, layer.up
+    out_ch, _, k, _ = layer.weight.shape
+    inplace = not torch.is_grad_enabled()
+    channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+    b = (layer.bias * gain).to(dtype)
+    if n == 1 and style.vector is not None and out_ch * k * k <= x.shape[2] * x.shape[3]:
+        d = style.demod.reshape(-1, 1) * gain if style.demod is not None else torch.full((out_ch, 1), gain)
+        w = conv_weight(layer, torch.float32, channels_last) * (d * style.scale.reshape(1, -1))[:, :, None, None]
+        if up == 1:
+            y = F.conv2d(x, w.to(dtype), b, padding=k // 2)
+        else:
+            y = resample_conv2d(x, w.to(dtype), layer.resample_filter, up=up)
+            y = y.add_(b.reshape(1, -1, 1, 1)) if inplace else y + b.reshape(1, -1, 1, 1)
+    else:
+        y = resample_conv2d(x * style.scale.to(dtype), conv_weight(layer, dtype, channels_last), layer.resample_filter, up=up)
+        b = b.reshape(1, -1, 1, 1)
+        if style.demod is None:
+            y = y.mul_(gain).add_(b) if inplace else y * gain + b
+        else:
+            dg = (style.demod * gain).to(dtype)
+            y = y.mul_(dg).add_(b) if inplace else y * dg + b  # (no addcmul out=: forward AD lacks it)
+    if noise is not None:
+        ng = (noise * gain).to(dtype)
+        y = y.add_(ng) if inplace else y + ng
+    if layer.activation == "lrelu":
+        y = F.leaky_relu_(y, LRELU_SLOPE)  # safe under autograd too: y is no saved input of anything above
+    elif layer.activation != "linear":
+        raise ValueError(f"unknown activation {layer.activation!r}; expected 'lrelu' or 'linear'")
+    if clamp is not None and clamp >= 0:
+        y = y.clamp_(-clamp, clamp)
+    return y
 
 
 # --------------------------------------------------------------------------------------------------
@@ -284,26 +301,16 @@ class SynthesisLayer(nn.Module):
         weight = self.weight
         if x.dtype != torch.float32:
             weight = weight.to(x.dtype)
-        rs = _resolve_style(style, self.weight, in_res, self.resolution, True, 1.0, name)
+        rs = _resolve_style(style, self.weight, squared_weight_sums(self), in_res, self.resolution, True, 1.0, name)
+        act_gain = math.sqrt(2.0) * gain if self.activation == "lrelu" else gain
+        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        noise = noise * self.noise_strength if noise is not None and self.use_noise else None
+        if impl == "fast":
+            return _fast_modulated_layer(self, x, rs, noise, act_gain, clamp)
         x = modulated_conv2d(x, weight, rs, self.up, self.resample_filter, impl)
-        if noise is not None and self.use_noise:
-            x = x + (noise * self.noise_strength).to(x.dtype)
-        act_gain = math.sqrt(2.0) * gain if self.activation == "lrelu" else gain
-        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
+        if noise is not None:
+            x = x + noise.to(x.dtype)
         return bias_act(x, self.bias, activation=self.activation, gain=act_gain, clamp=clamp)
-
-    def forward_jvp(
-        self, x: torch.Tensor, dx: torch.Tensor | None, s: torch.Tensor, ds: torch.Tensor,
-        noise: torch.Tensor | None, gain: float = 1.0,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`forward` for a style vector ``s [1, C_in]`` and its derivative along ``ds [T, C_in]``
-        (and ``dx [T, C_in, R/up, R/up]``, None = 0). Returns ``([1, C_out, R, R], [T, C_out, R, R])``."""
-        y, dy = _modulated_conv2d_jvp(x, dx, self.weight, s, ds, self.up, self.resample_filter, True)
-        if noise is not None and self.use_noise:
-            y = y + noise * self.noise_strength
-        act_gain = math.sqrt(2.0) * gain if self.activation == "lrelu" else gain
-        clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
-        return _bias_act_jvp(y, dy, self.bias, self.activation, act_gain, clamp)
 
 
 class ToRGBLayer(nn.Module):
@@ -322,18 +329,17 @@ class ToRGBLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, style: Style, impl: Implementation, name: str) -> torch.Tensor:
         """``[N, C_in, R, R] -> [N, img_channels, R, R]`` (in the parameters' dtype, e.g. float32)."""
-        rs = _resolve_style(style, self.weight, self.resolution, self.resolution, False, self.weight_gain, name)
-        weight = self.weight.to(x.dtype)
-        y = modulated_conv2d(x, weight, rs, 1, torch.empty(0), impl)
+        rs = _resolve_style(style, self.weight, None, self.resolution, self.resolution, False, self.weight_gain, name)
+        if impl == "fast" and rs.vector is not None:
+            # A 1×1 convolution with per-sample weights is a batched matmul over the pixels: [N, HW, C] @ [N, C, O],
+            # one read of x in its channels_last layout and no scaled copy of it.
+            n, c, h, w = x.shape
+            wm = (rs.scale.reshape(n, 1, c) * self.weight[:, :, 0, 0]).transpose(1, 2)  # [N, C, O]
+            y = torch.bmm(x.permute(0, 2, 3, 1).reshape(n, h * w, c), wm.to(x.dtype))
+            y = y.reshape(n, h, w, -1).permute(0, 3, 1, 2)
+        else:
+            y = modulated_conv2d(x, self.weight.to(x.dtype), rs, 1, torch.empty(0), impl)
         return bias_act(y.to(self.bias.dtype), self.bias, clamp=self.conv_clamp)
-
-    def forward_jvp(
-        self, x: torch.Tensor, dx: torch.Tensor, s: torch.Tensor, ds: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """:meth:`forward` and its derivative (see :meth:`SynthesisLayer.forward_jvp`)."""
-        g = self.weight_gain
-        y, dy = _modulated_conv2d_jvp(x, dx, self.weight, s * g, ds * g, 1, torch.empty(0), False)
-        return _bias_act_jvp(y, dy, self.bias, "linear", 1.0, self.conv_clamp)
 
 
 class SynthesisBlock(nn.Module):
@@ -723,85 +729,103 @@ class StyleGAN2(SynthesisLayers, nn.Module):
         dtype = torch.bfloat16 if precision == "bf16" else self.mapping.w_avg.dtype
         fmt = torch.channels_last if (precision == "bf16" or impl == "fast") else torch.contiguous_format
         features: dict[str, torch.Tensor] = {}
-        x: torch.Tensor | None = None
-        img: torch.Tensor | None = None
-        si = ni = 0
+        blocks = self.synthesis.blocks()
+        split = self._per_sample_from(blocks, styles, n, impl)
         with torch.autocast("cpu", enabled=False):
-            for res, block in self.synthesis.blocks():
-                if block.in_channels == 0:
-                    x = block.const.to(dtype).unsqueeze(0).expand(n, -1, -1, -1).contiguous(memory_format=fmt)
-                    x = block.conv1(x, styles[si], noise_list[ni], impl, f"b{res}.conv1")
-                    self._record(features, return_features, f"b{res}.conv1", x)
-                    si, ni = si + 1, ni + 1
-                else:
-                    assert x is not None
-                    y = block.skip(x, gain=math.sqrt(0.5)) if hasattr(block, "skip") else None
-                    x = block.conv0(x, styles[si], noise_list[ni], impl, f"b{res}.conv0")
-                    self._record(features, return_features, f"b{res}.conv0", x)
-                    gain = math.sqrt(0.5) if y is not None else 1.0
-                    x = block.conv1(x, styles[si + 1], noise_list[ni + 1], impl, f"b{res}.conv1", gain=gain)
-                    if y is not None:
-                        x = y + x
-                    self._record(features, return_features, f"b{res}.conv1", x)
-                    si, ni = si + 2, ni + 2
-                if img is not None:
-                    img = upsample2d(img, block.resample_filter)
-                if block.has_torgb:
-                    rgb = block.torgb(x, styles[si], impl, f"b{res}.torgb")
-                    img = rgb if img is None else img + rgb
-                    si += 1
+            x, img, si, ni = self._run_blocks(blocks[:split], None, None, styles, noise_list, 0, 0, impl, dtype, fmt, n, features if return_features else None)
+            if split < len(blocks):
+                # From here on one sample at a time: each then takes the one-sample path (S and D folded
+                # into the kernels), and a batch costs no more per image than a single image does.
+                def pick(t: Any, i: int) -> Any:
+                    return t[i : i + 1] if isinstance(t, torch.Tensor) and t.shape[0] == n else t
+
+                images, per_sample = [], []
+                for i in range(n):
+                    own = [pick(st, i) if k >= si else st for k, st in enumerate(styles)]
+                    per_sample.append({} if return_features else None)
+                    _, img_i, _, _ = self._run_blocks(
+                        blocks[split:], pick(x, i), pick(img, i), own, [pick(m, i) for m in noise_list], si, ni,
+                        impl, dtype, fmt, 1, per_sample[-1],
+                    )  # fmt: skip
+                    images.append(img_i)
+                img = torch.cat(images)
+                if return_features:
+                    features.update({name: torch.cat([f[name] for f in per_sample]) for name in per_sample[0]})
         assert img is not None
         return SynthesisOutput(image=img.contiguous(), features=features)
 
+    @staticmethod
+    def _per_sample_from(blocks: list, styles: Sequence[Style], n: int, impl: Implementation) -> int:
+        """Index of the first block to run one sample at a time, ``len(blocks)`` for none: the first block
+        whose convolutions fold S and D into the kernel at batch 1 (``C_out·9 <= R²``), when the batch has
+        several samples, the fast path runs and every style from there on is a plain vector ``[N, C]``."""
+        if n == 1 or impl != "fast":
+            return len(blocks)
+        first = 0
+        for idx, (res, block) in enumerate(blocks):
+            if block.in_channels and block.conv1.out_channels * 9 <= res * res:
+                if all(isinstance(st, torch.Tensor) and st.ndim == 2 for st in styles[first:]):
+                    return idx
+                return len(blocks)
+            first += len(block.layer_names())
+        return len(blocks)
+
+    def _run_blocks(
+        self, blocks: list, x: torch.Tensor | None, img: torch.Tensor | None, styles: Sequence[Style],
+        noise_list: Sequence[torch.Tensor | None], si: int, ni: int, impl: Implementation, dtype: torch.dtype,
+        fmt: torch.memory_format, n: int, features: dict[str, torch.Tensor] | None,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, int, int]:
+        """Run ``blocks`` from activations ``x`` and image ``img`` (None before the first block), with the
+        styles and noise maps from indices ``si`` / ``ni`` on -> ``(x, img, si, ni)`` after them."""
+        record = features is not None
+        for res, block in blocks:
+            if block.in_channels == 0:
+                x = block.const.to(dtype).unsqueeze(0).expand(n, -1, -1, -1).contiguous(memory_format=fmt)
+                x = block.conv1(x, styles[si], noise_list[ni], impl, f"b{res}.conv1")
+                self._record(features, record, f"b{res}.conv1", x)
+                si, ni = si + 1, ni + 1
+            else:
+                assert x is not None
+                y = block.skip(x, gain=math.sqrt(0.5)) if hasattr(block, "skip") else None
+                x = block.conv0(x, styles[si], noise_list[ni], impl, f"b{res}.conv0")
+                self._record(features, record, f"b{res}.conv0", x)
+                gain = math.sqrt(0.5) if y is not None else 1.0
+                x = block.conv1(x, styles[si + 1], noise_list[ni + 1], impl, f"b{res}.conv1", gain=gain)
+                if y is not None:
+                    x = y + x
+                self._record(features, record, f"b{res}.conv1", x)
+                si, ni = si + 2, ni + 2
+            if img is not None:
+                img = upsample2d(img, block.resample_filter)
+            if block.has_torgb:
+                rgb = block.torgb(x, styles[si], impl, f"b{res}.torgb")
+                img = rgb if img is None else img + rgb
+                si += 1
+        return x, img, si, ni
+
     def synthesize_jvp(
-        self, ws: torch.Tensor, dws: torch.Tensor, noise_mode: NoiseMode = "const"
+        self, ws: torch.Tensor, dws: torch.Tensor, noise_mode: NoiseMode = "const", precision: Precision = "fp32"
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One image and its directional derivatives: ``ws [1, num_ws, w_dim]``, tangents
-        ``dws [T, num_ws, w_dim]`` -> ``(image [1, C, R, R], d image / d ws · dws [T, C, R, R])``.
+        ``dws [T, num_ws, w_dim]`` -> ``(image [1, C, R, R], d image / d ws · dws [T, C, R, R])``, float32.
 
-        Forward-mode differentiation written out layer by layer (float32, vector styles, fast path): the
-        sample is computed once and the T tangents go through each layer as one batch, so T Jacobian
-        columns cost about one forward pass at batch T. Equal to ``torch.func.jvp`` of
-        :meth:`synthesize` (tests check it) without functorch's per-op overhead. ``noise_mode`` "random"
-        is refused (the derivative of one random draw is rarely what is wanted); use "const" or "none".
+        Forward-mode differentiation written out layer by layer (vector styles, the fast path's math; see
+        :mod:`.stylegan2_jvp`): the T tangents go through each layer as one batch, so T Jacobian columns cost
+        about one forward pass at batch T. Equal to ``torch.func.jvp`` of :meth:`synthesize` (tests check it)
+        without functorch's per-op overhead. ``noise_mode`` "random" is refused (the derivative of one random
+        draw is rarely what is wanted); use "const" or "none". ``precision="bf16"`` carries the tangents in
+        bfloat16 (~1 % error, faster only with native bf16); ``"auto"`` chooses it where the CPU has it.
+        For many chunks of tangents at one ``ws`` use :meth:`linearize` (the primal pass is then run once).
         """
-        if ws.ndim != 3 or ws.shape[0] != 1 or ws.shape[1:] != (self.num_ws, self.w_dim):
-            raise ValueError(f"ws must be [1, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
-        if dws.ndim != 3 or dws.shape[1:] != (self.num_ws, self.w_dim):
-            raise ValueError(f"dws must be [T, {self.num_ws}, {self.w_dim}], got {tuple(dws.shape)}")
-        if noise_mode not in ("const", "none"):
-            raise ValueError(f"synthesize_jvp takes noise_mode 'const' or 'none', got {noise_mode!r}")
-        fmt = torch.channels_last
-        noise = iter(self.make_noise(1, noise_mode))
-        styles = iter(self._points)
-        ws, dws = ws.float(), dws.float()
+        lin = self.linearize(ws, noise_mode, precision)
+        return lin.image, lin(dws)
 
-        def style(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
-            p = next(styles)
-            aff = layer.affine
-            return aff(ws[:, p.w_index]), dws[:, p.w_index] @ (aff.weight * aff.weight_gain).t()
+    def linearize(self, ws: torch.Tensor, noise_mode: NoiseMode = "const", precision: Precision = "fp32"):
+        """The synthesis linearized at ``ws [1, num_ws, w_dim]``: a
+        :class:`~regiongan.generators.stylegan2_jvp.LinearizedSynthesis` (``.image`` and ``lin(dws)``)."""
+        from .stylegan2_jvp import LinearizedSynthesis
 
-        x = dx = img = dimg = None
-        for res, block in self.synthesis.blocks():
-            if block.in_channels == 0:
-                x = block.const.unsqueeze(0).contiguous(memory_format=fmt)
-                x, dx = block.conv1.forward_jvp(x, None, *style(block.conv1), next(noise))
-            else:
-                y = dy = None
-                if hasattr(block, "skip"):
-                    y, dy = block.skip(x, gain=math.sqrt(0.5)), block.skip(dx, gain=math.sqrt(0.5))
-                x, dx = block.conv0.forward_jvp(x, dx, *style(block.conv0), next(noise))
-                gain = math.sqrt(0.5) if y is not None else 1.0
-                x, dx = block.conv1.forward_jvp(x, dx, *style(block.conv1), next(noise), gain=gain)
-                if y is not None:
-                    x, dx = y + x, dy + dx
-            if img is not None:
-                img, dimg = upsample2d(img, block.resample_filter), upsample2d(dimg, block.resample_filter)
-            if block.has_torgb:
-                rgb, drgb = block.torgb.forward_jvp(x, dx, *style(block.torgb))
-                img, dimg = (rgb, drgb) if img is None else (img + rgb, dimg + drgb)
-        assert img is not None and dimg is not None
-        return img.contiguous(), dimg.contiguous()
+        return LinearizedSynthesis(self, ws, noise_mode, precision)
 
     def forward(
         self,

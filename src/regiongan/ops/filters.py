@@ -36,48 +36,31 @@ def upfirdn2d(
     """
     n, c, h, w = x.shape
     px0, px1, py0, py1 = padding
+    kh, kw = f.shape
+    if up > 1 and down == 1:
+        # Zero insertion + padding + filter is one transposed depthwise convolution with stride ``up`` when
+        # the full output is cropped evenly: crop ``k-1-pad0`` before and ``k-up-pad1`` after, per axis.
+        cy, cx = (kh - 1 - py0, kh - up - py1), (kw - 1 - px0, kw - up - px1)
+        if cy[0] == cy[1] >= 0 and cx[0] == cx[1] >= 0:
+            kernel = (f * gain).to(dtype=x.dtype, device=x.device)
+            return F.conv_transpose2d(x, kernel[None, None].expand(c, 1, kh, kw), stride=up, padding=(cy[0], cx[0]), groups=c)
     if up > 1:
         x = x.reshape(n, c, h, 1, w, 1)
         x = F.pad(x, [0, up - 1, 0, 0, 0, up - 1])
         x = x.reshape(n, c, h * up, w * up)
-    x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
-    x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
+    # Symmetric non-negative padding goes to the convolution itself (no padded copy of the input);
+    # anything else is padded or cropped first.
+    conv_pad = (py0, px0) if (px0 == px1 >= 0 and py0 == py1 >= 0) else (0, 0)
+    if conv_pad == (0, 0):
+        x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
+        x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
+    if x.shape[2] + 2 * conv_pad[0] < kh or x.shape[3] + 2 * conv_pad[1] < kw:
+        raise ValueError(f"upfirdn2d: the padded input ({tuple(x.shape[2:])}) is smaller than the filter ({kh}x{kw})")
+    # One depthwise convolution (a single pass over the map, in its memory format): on CPU several times
+    # faster than separable passes of shifted slices, which re-read and re-write the map once per tap.
     kernel = (f * gain).to(dtype=x.dtype, device=x.device).flip([0, 1])
-    col, row = _separate(kernel)
-    if col is not None:
-        # Rank-1 filters (all of ours) run as two 1-D passes: 2k instead of k² multiply-adds per pixel,
-        # each a sum of shifted slices. That is 3-4x faster on CPU than a depthwise (grouped) convolution
-        # and keeps the memory format (channels_last stays channels_last, no layout copies).
-        x = _taps_pass(x, col.tolist(), dim=2)
-        x = _taps_pass(x, row.tolist(), dim=3)
-    else:
-        x = x.contiguous(memory_format=torch.contiguous_format)
-        x = F.conv2d(x, kernel[None, None].expand(c, 1, *kernel.shape), groups=c)
-    if down > 1:
-        x = x[:, :, ::down, ::down]
+    x = F.conv2d(x, kernel[None, None].expand(c, 1, kh, kw), padding=conv_pad, stride=down, groups=c)
     return x
-
-
-def _taps_pass(x: torch.Tensor, taps: list[float], dim: int) -> torch.Tensor:
-    """Valid 1-D correlation of ``x`` with ``taps`` along ``dim``: ``Σ_j taps[j] · x[..., j : j + L, ...]``."""
-    length = x.shape[dim] - len(taps) + 1
-    if length < 1:
-        raise ValueError(f"upfirdn2d: the padded input ({x.shape[dim]} pixels) is shorter than the filter ({len(taps)} taps)")
-    out = x.narrow(dim, 0, length) * taps[0]
-    for j in range(1, len(taps)):
-        out = out.add_(x.narrow(dim, j, length), alpha=taps[j])
-    return out
-
-
-def _separate(kernel: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """Split a rank-1 ``[kh, kw]`` kernel into column and row taps, or ``(None, None)``."""
-    total = kernel.sum()
-    if total == 0:
-        return None, None
-    col, row = kernel.sum(dim=1), kernel.sum(dim=0) / total
-    if not torch.allclose(torch.outer(col, row), kernel, rtol=1e-5, atol=1e-7):
-        return None, None
-    return col, row
 
 
 def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2) -> torch.Tensor:

@@ -224,18 +224,22 @@ def image_function(
     return f_wp, x0
 
 
-def tangent_function(G, space: str, ws: torch.Tensor, rows: Sequence[int]) -> TangentFn | None:
+def tangent_function(
+    G, space: str, ws: torch.Tensor, rows: Sequence[int], precision: str = "fp32"
+) -> TangentFn | None:
     """The family's own forward-mode tangents (:func:`regiongan.generators.base.tangent_pass`) for
     :func:`image_function`'s ``f`` in ``space``: the rows of ``V [c, d]`` are offsets of ``x``; output
     ``[c, 3, H, W]``. None when the family has no tangent pass or the space is ``"z"`` (the Jacobian engine
     then uses ``vmap(jvp(f))``). A family space goes through the same pass: its ``move`` is linear, so the
-    tangent of ws along ``v`` is ``move(ws, v)``."""
-    fast = tangent_pass(G)
+    tangent of ws along ``v`` is ``move(ws, v)``. The model is linearized at ``ws`` once, here (its primal
+    pass is shared by every chunk of ``V``); ``precision`` ("fp32", "bf16", "auto") is the tangents'."""
+    fast = tangent_pass(G, precision)
     if space == "z" or fast is None:
         return None
+    at_ws = fast(ws)
     extra = family_space(G, space)
     if extra is not None:
-        return lambda V: fast(ws, extra.move(ws, V.to(ws.dtype)))[1]
+        return lambda V: at_ws(extra.move(ws, V.to(ws.dtype)))
     idx = torch.tensor(list(rows), dtype=torch.long, device=ws.device)
     L = len(idx)
 
@@ -245,7 +249,7 @@ def tangent_function(G, space: str, ws: torch.Tensor, rows: Sequence[int]) -> Ta
             dws[:, idx] = V[:, None, :]
         else:
             dws[:, idx] = V.reshape(V.shape[0], L, G.w_dim)
-        return fast(ws, dws)[1]
+        return at_ws(dws)
 
     return columns
 
