@@ -6,7 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from regiongan.equalized import Conv2dLayer, resample_conv2d
+from regiongan.equalized import Conv2dLayer, FullyConnectedLayer, resample_conv2d
+from regiongan.ops.activations import DEFAULT_GAINS, bias_act
 from regiongan.ops.filters import make_filter, upfirdn2d
 
 
@@ -54,3 +55,35 @@ def test_conv2d_layer_shapes_and_errors():
     assert Conv2dLayer(4, 6, 1, up=2, bias=False)(torch.randn(1, 4, 8, 8)).shape == (1, 6, 16, 16)
     with pytest.raises(ValueError, match="up and down together"):
         resample_conv2d(torch.randn(1, 1, 4, 4), torch.randn(1, 1, 3, 3), make_filter(), up=2, down=2)
+
+
+@pytest.mark.parametrize("activation", ["linear", "lrelu"])
+@pytest.mark.parametrize("up, down, k", [(1, 1, 3), (1, 2, 3), (1, 2, 1), (2, 1, 3), (2, 1, 1)])
+def test_conv2d_layer_equals_unfused_bias_act(activation, up, down, k):
+    """Gain and bias folded into the convolution == NVlabs' order: conv, then bias_act (bias, act, gain, clamp)."""
+    torch.manual_seed(3)
+    layer = Conv2dLayer(5, 7, k, activation=activation, up=up, down=down, conv_clamp=0.5)
+    with torch.no_grad():
+        layer.bias.normal_()
+    x = torch.randn(2, 5, 8, 8)
+    gain = 0.7
+    conv = resample_conv2d(x, layer.weight * layer.weight_gain, layer.resample_filter, up=up, down=down)
+    ref = bias_act(conv, layer.bias, activation, gain=DEFAULT_GAINS[activation] * gain, clamp=0.5 * gain)
+    out = layer(x, gain=gain)
+    assert (ref.abs() == 0.5 * gain).any() and (ref.abs() < 0.5 * gain).any()  # the clamp is exercised both ways
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="gain must be > 0"):
+        layer(x, gain=0.0)
+
+
+@pytest.mark.parametrize("activation", ["linear", "lrelu"])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fully_connected_layer_equals_unfused_bias_act(activation, bias):
+    torch.manual_seed(4)
+    layer = FullyConnectedLayer(6, 5, bias=bias, activation=activation, lr_multiplier=0.1, bias_init=0.3)
+    x = torch.randn(4, 6)
+    b = layer.bias * layer.bias_gain if bias else None
+    ref = bias_act(x @ (layer.weight * layer.weight_gain).t(), b, activation)
+    torch.testing.assert_close(layer(x), ref, atol=1e-6, rtol=1e-6)
+    with pytest.raises(ValueError, match="unknown activation 'relu'"):
+        FullyConnectedLayer(6, 5, activation="relu")

@@ -117,6 +117,40 @@ def test_lazy_regularisation_corrects_adam():
     assert make_adam(p, 0.0025, 0.0, 0.99, None).param_groups[0]["lr"] == 0.0025
 
 
+def test_adam_steps_bump_the_version_caches_are_keyed_by():
+    """The fused kernel writes parameters without bumping ``_version``; make_adam's hook does, so the
+    generator's frozen-weight caches (squared_weight_sums) never serve a stale weight."""
+    p = torch.nn.Parameter(torch.ones(3))
+    opt = make_adam([p], 0.1, 0.0, 0.99, None)
+    p.grad = torch.ones(3)
+    before = p._version
+    opt.step()
+    assert p._version > before and not torch.equal(p.detach(), torch.ones(3))
+
+
+def test_single_process_gradients_are_cleaned_in_place_and_missing_ones_zeroed():
+    a, b = torch.nn.Parameter(torch.zeros(3)), torch.nn.Parameter(torch.zeros(2))
+    frozen = torch.nn.Parameter(torch.zeros(1), requires_grad=False)
+    a.grad = torch.tensor([float("nan"), float("inf"), -float("inf")])
+    grad = a.grad
+    Distributed().average_gradients([a, b, frozen])
+    assert a.grad is grad and a.grad.tolist() == [0.0, 1e5, -1e5]
+    assert torch.equal(b.grad, torch.zeros(2)) and frozen.grad is None
+
+
+def test_ema_update_moves_each_parameter_by_the_half_life_rule(tmp_path):
+    trainer = Trainer(tiny_config(tmp_path / "run", steps=1, ema_rampup=0.0, ema_kimg=0.004), Distributed())
+    with torch.no_grad():
+        for p in trainer.G.parameters():
+            p.add_(1.0)
+    old = [p.clone() for p in trainer.G_ema.parameters()]
+    trainer._update_ema()
+    beta = 0.5 ** (4 / 4)  # batch 4, half-life 4 images
+    for e, o, p in zip(trainer.G_ema.parameters(), old, trainer.G.parameters()):
+        torch.testing.assert_close(e, beta * o + (1 - beta) * p)
+    assert torch.equal(trainer.G_ema.mapping.w_avg, trainer.G.mapping.w_avg)
+
+
 def test_d_warmup_freezes_G_until_the_given_kimg(tmp_path):
     """With --d-warmup-kimg, the first steps train D alone (G, its EMA and regulariser state unchanged)."""
     cfg = tiny_config(tmp_path / "run", steps=3, d_warmup_kimg=0.008)  # 2 steps of batch 4

