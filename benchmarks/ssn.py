@@ -38,6 +38,14 @@ FACES_WIDTHS = "4:256,8:256,16:128,32:64,64:32"
 BASE = dict(data="faces", resolution=64, g_channels=FACES_WIDTHS, r1_gamma=0.2, ema_kimg=5.0, threads=1, progress=False, log_every=10)
 
 
+def recipe(args: argparse.Namespace) -> dict:
+    """The training options every run of this script shares beyond BASE: precision, G learning rate, D warm-up."""
+    out: dict = dict(precision=args.precision, d_warmup_kimg=args.d_warmup_kimg)
+    if args.g_lr is not None:
+        out["g_lr"] = args.g_lr
+    return out
+
+
 def _train_to(run_dir: Path, kimg: float, **options) -> Path:
     """Train (or resume) an SSN run in ``run_dir`` up to ``kimg``; returns the run folder."""
     from regiongan.training import TrainConfig, train
@@ -98,7 +106,7 @@ def run_tradeoff(args, out: Path) -> list[dict]:
     print(rows[-1], file=sys.stderr, flush=True)
     for lam in args.lambdas:
         t0 = time.perf_counter()
-        run = _train_to(out / f"lambda{lam:g}", args.kimg, init_from=args.init_from, distortion_weight=lam)
+        run = _train_to(out / f"lambda{lam:g}", args.kimg, init_from=args.init_from, distortion_weight=lam, **recipe(args))
         G = load_model(run / "model")
         rows.append(dict(lambda_d=f"{lam:g}", kimg=args.kimg, distortion=mean_distortion(G, args.samples),
                          fd_parser=fd(G, args.fd_count, ref), wall_s=round(time.perf_counter() - t0, 1)))  # fmt: skip
@@ -146,7 +154,7 @@ def run_transfer(args, out: Path) -> list[dict]:
     from regiongan.training.loop import build_networks
 
     for label, init in (("transfer", args.init_from), ("scratch", None)):
-        cfg = TrainConfig(**{**BASE, "family": "ssn", "run_dir": str(out / label), "init_from": init})
+        cfg = TrainConfig(**{**BASE, "family": "ssn", "run_dir": str(out / label), "init_from": init, **recipe(args)})
         G0 = build_networks(cfg)[0].eval()  # the run's starting G (what step 0 trains from)
         rows.append(dict(init=label, kimg=0.0, fd_parser=fd(G0, args.fd_count, ref), wall_s=0.0))
         print(rows[-1], file=sys.stderr, flush=True)
@@ -154,7 +162,7 @@ def run_transfer(args, out: Path) -> list[dict]:
         while k < args.kimg - 1e-9:
             k = min(args.kimg, round(k + args.every, 6))
             t0 = time.perf_counter()
-            run = _train_to(out / label, k, init_from=init, distortion_weight=args.distortion_weight)
+            run = _train_to(out / label, k, init_from=init, distortion_weight=args.distortion_weight, **recipe(args))
             rows.append(dict(init=label, kimg=k, fd_parser=fd(load_model(run / "model"), args.fd_count, ref), wall_s=round(time.perf_counter() - t0, 1)))
             print(rows[-1], file=sys.stderr, flush=True)
     return rows
@@ -214,6 +222,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--batch", type=int, default=8, help="--speed: forward batch")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--train-steps", type=int, default=4)
+    ap.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32", help="training precision of every run")
+    ap.add_argument("--g-lr", type=float, default=None, help="G learning rate of every run (default: the family's)")
+    ap.add_argument("--d-warmup-kimg", type=float, default=0.0, help="kimg of D-only training at the start of every run")
     ap.add_argument("--out-dir", default="runs/bench_ssn", help="run folders and CSVs")
     ap.add_argument("--figures-dir", default=str(DOCS_IMG))
     add_threads(ap)
