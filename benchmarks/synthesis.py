@@ -22,8 +22,6 @@ import torch
 from regiongan.generators.stylegan2 import StyleGAN2
 from common import machine, peak_rss_mib, random_stylegan2, timed, write_json  # noqa: E402  (benchmarks/ is on sys.path)
 
-# NVlabs stylegan2-ada-pytorch on this 2-core CPU, batch 1, fp32 (ms per image), from the issue.
-NVLABS_MS = {256: 696.0, 1024: 2379.0}
 PATHS = [("reference", "fp32"), ("fast", "fp32"), ("fast", "bf16")]
 
 
@@ -92,7 +90,6 @@ def main() -> None:
                 err = (outputs[(impl, precision)] - ref).abs().max().item()
                 row = dict(resolution=res, batch=batch, impl=impl, precision=precision, ms_per_image=round(ms, 1),
                            speedup_vs_reference=round(base / ms, 2),
-                           speedup_vs_nvlabs_b1_fp32=round(NVLABS_MS[res] / ms, 2) if res in NVLABS_MS else None,
                            max_abs_err_vs_fp32=round(err, 5))  # fmt: skip
                 if impl == "fast" and precision == "fp32":
                     for prev in rows:
@@ -104,14 +101,13 @@ def main() -> None:
                 print(json.dumps(row), flush=True)
 
     print()
-    hdr = f"{'res':>5} {'batch':>5} {'path':>15} {'ms/img':>9} {'×ref':>6} {'×NVlabs':>8} {'max|Δ|':>8} {'peak MiB':>9}"
+    hdr = f"{'res':>5} {'batch':>5} {'path':>15} {'ms/img':>9} {'×ref':>6} {'max|Δ|':>8} {'peak MiB':>9}"
     print(hdr)
     print("-" * len(hdr))
     for r in rows:
-        nv = f"{r['speedup_vs_nvlabs_b1_fp32']:.2f}" if r["speedup_vs_nvlabs_b1_fp32"] else "-"
         print(f"{r['resolution']:5d} {r['batch']:5d} {r['impl'] + '/' + r['precision']:>15} {r['ms_per_image']:9.1f} "
-              f"{r['speedup_vs_reference']:6.2f} {nv:>8} {r['max_abs_err_vs_fp32']:8.4f} {r.get('peak_mib', float('nan')):9.1f}")  # fmt: skip
-    meta = dict(torch=torch.__version__, threads=torch.get_num_threads(), machine=machine(), nvlabs_ms_per_image_b1_fp32=NVLABS_MS)
+              f"{r['speedup_vs_reference']:6.2f} {r['max_abs_err_vs_fp32']:8.4f} {r.get('peak_mib', float('nan')):9.1f}")  # fmt: skip
+    meta = dict(torch=torch.__version__, threads=torch.get_num_threads(), machine=machine())
     out = write_json(Path(args.out), {"meta": meta, "rows": rows})
     print(f"\nwrote {out}")
 
