@@ -181,7 +181,8 @@ Re-running the same command continues the run from its newest snapshot (`--resum
 |---|---|
 | images shown | {kimg:.1f} kimg (of {cfg.kimg:g} planned) |
 | training wall time | {wall_h:.2f} h (as of the last logged step) |
-| hardware | {describe_cpu()}; fp32 |
+| hardware | {describe_cpu()} (the machine it was shipped on) |
+| precision | {cfg.precision} |
 | batch | {cfg.batch} |
 | G config | {facts.config} |
 {classes_row}
