@@ -1,8 +1,10 @@
 """SPADE (regiongan.generators.spade): the paper's comparison on our scenes, training speed, NVlabs forward time.
 
     python benchmarks/spade.py --eval runs/spade64/model --baseline runs/spade64-baseline/model
+    python benchmarks/spade.py --eval runs/spade64 --baseline runs/spade64-baseline --kimg 18   # equal images seen
     python benchmarks/spade.py --train-speed             # kimg/h of SPADE and the baseline at 64², one process
     python benchmarks/spade.py --nvlabs ~/src/SPADE      # forward time vs NVlabs' generator, COCO config
+    python benchmarks/spade.py --memory --nvlabs ~/src/SPADE --eval scenes-spade-64   # peak memory of a forward
 
 **Comparison** (``--eval``; the paper's Table 1 protocol with our parser as the segmenter). ``--count``
 label maps of the ``scenes`` world — stream ``--stream`` (0) from index ``--start`` (10⁷, far beyond any
@@ -86,7 +88,44 @@ def segmentation_scores(parser, images: torch.Tensor, labels: torch.Tensor, batc
     return {"pixel_acc": float(inter.sum() / cm.sum()), "miou": float((inter[present] / union[present]).mean())}
 
 
+def export_at(run_dir: Path, kimg: float, out: Path) -> Path:
+    """The EMA model of ``run_dir``'s last snapshot at or before ``kimg``, exported into ``out/model``.
+
+    Copies that snapshot and the run's ``train_config.json`` into ``out`` and resumes a trainer there,
+    whose snapshot export writes ``out/model`` — so two runs trained at different speeds are compared at
+    the same number of images seen."""
+    import shutil
+
+    from regiongan.training.config import load_config
+    from regiongan.training.distributed import Distributed
+    from regiongan.training.loop import Trainer
+    from regiongan.training.snapshot import list_snapshots
+
+    cfg = load_config(run_dir / "train_config.json")
+    steps = [(p, int(p.stem.split("step")[-1])) for p in list_snapshots(run_dir)]
+    usable = [(p, st) for p, st in steps if st * cfg.batch <= kimg * 1000 + 1e-6]
+    if not usable:
+        raise SystemExit(f"{run_dir}: no snapshot at or before {kimg} kimg")
+    snap, step = max(usable, key=lambda t: t[1])
+    out.mkdir(parents=True, exist_ok=True)
+    for old in list_snapshots(out):
+        old.unlink()
+    shutil.copy(run_dir / "train_config.json", out / "train_config.json")
+    shutil.copy(snap, out / snap.name)
+    cfg.run_dir, cfg.resume, cfg.progress = str(out), True, False
+    trainer = Trainer(cfg, Distributed())
+    trainer.prepare_run_dir()  # loads the copied snapshot
+    trainer.save_snapshot()
+    print(f"{run_dir}: exported the snapshot of step {step} ({step * cfg.batch / 1000:g} kimg) to {out / 'model'}")
+    return out / "model"
+
+
 def evaluate(args: argparse.Namespace) -> None:
+    if args.kimg is not None:  # both runs at the same number of images seen
+        scratch = REPO / "runs" / "spade_eval_at_kimg"
+        args.eval = str(export_at(Path(args.eval), args.kimg, scratch / "spade"))
+        if args.baseline:
+            args.baseline = str(export_at(Path(args.baseline), args.kimg, scratch / "baseline"))
     parser = load_parser(args.parser)
     models = {"SPADE": load_model(args.eval)}
     if args.baseline:
@@ -189,10 +228,57 @@ def nvlabs_forward(args: argparse.Namespace) -> None:
     print(f"  ours {a:.3f} s, NVlabs {b:.3f} s per forward: ratio {a / b:.2f}")
 
 
+def _memory_child(kind: str, batch: int, nvlabs: str | None, q) -> None:
+    """Peak resident memory of one no-grad forward, above the interpreter with torch imported (child process)."""
+    from common import peak_rss_mib
+
+    torch.set_num_threads(1)
+    before = peak_rss_mib()
+    if kind == "NVlabs COCO":
+        root = Path(nvlabs).expanduser().resolve()
+        sys.path.insert(0, str(root))
+        _stub_nvlabs_extras(root)
+        from models.networks.generator import SPADEGenerator
+
+        opt = Namespace(ngf=64, semantic_nc=184, label_nc=182, contain_dontcare_label=True, no_instance=False,
+                        num_upsampling_layers="normal", crop_size=256, aspect_ratio=1.0, use_vae=False, z_dim=256,
+                        norm_G="spectralspadesyncbatch3x3")  # fmt: skip
+        G = SPADEGenerator(opt).eval().requires_grad_(False)
+        seg = torch.zeros(batch, 184, 256, 256)
+        seg[:, 0] = 1
+    else:
+        G = SPADEModel(label_nc=184, instance_edge=True) if kind == "ours COCO" else load_model(kind)
+        G = G.eval().requires_grad_(False)
+        size = 256 if kind == "ours COCO" else G.img_resolution
+        seg = G.label_input(torch.zeros(batch, size, size, dtype=torch.int64))
+    with torch.no_grad():
+        G(seg)
+    q.put(peak_rss_mib() - before)
+
+
+def memory(args: argparse.Namespace) -> None:
+    """Peak memory of a forward per configuration, each in a fresh child process."""
+    import multiprocessing as mp
+
+    kinds = ["ours COCO"] + (["NVlabs COCO"] if args.nvlabs else []) + [m for m in (args.eval, args.baseline) if m]
+    ctx = mp.get_context("spawn")
+    print(f"peak resident memory of one forward above torch's import (MiB), {torch_env()}")
+    for kind in kinds:
+        for batch in (1, args.batch):
+            q = ctx.Queue()
+            p = ctx.Process(target=_memory_child, args=(kind, batch, args.nvlabs, q))
+            p.start()
+            value = q.get()
+            p.join()
+            print(f"  {kind:40s} batch {batch}: {value:8.1f} MiB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--eval", metavar="DIR", help="a trained SPADE model folder (e.g. runs/spade64/model)")
     ap.add_argument("--baseline", metavar="DIR", help="the label-at-the-input baseline's model folder")
+    ap.add_argument("--kimg", type=float, default=None,
+                    help="--eval/--baseline are RUN folders: compare their snapshots at (or just before) this kimg")
     ap.add_argument("--count", type=int, default=500, help="held-out label maps (and FD-parser set size)")
     ap.add_argument("--stream", type=int, default=0)
     ap.add_argument("--start", type=int, default=HELD_OUT_START)
@@ -200,6 +286,8 @@ def main() -> None:
     ap.add_argument("--grid", type=int, default=8, help="rows of the sample grid")
     ap.add_argument("--figures-dir", default=str(DOCS_IMG))
     ap.add_argument("--train-speed", action="store_true")
+    ap.add_argument("--memory", action="store_true",
+                    help="peak memory of a forward: ours (and NVlabs' with --nvlabs) at COCO, and --eval/--baseline models")
     ap.add_argument("--nvlabs", metavar="PATH", help="a checkout of NVlabs/SPADE: compare forward times")
     ap.add_argument("--batch", type=int, default=8, help="batch of --train-speed")
     ap.add_argument("--nvlabs-batch", type=int, default=1, help="batch of the --nvlabs forward")
@@ -207,8 +295,11 @@ def main() -> None:
     add_threads(ap)
     args = ap.parse_args()
     set_threads(args.threads)
+    if args.memory:
+        memory(args)
+        return
     if not (args.eval or args.train_speed or args.nvlabs is not None):
-        ap.error("choose --eval DIR [--baseline DIR], --train-speed and/or --nvlabs PATH")
+        ap.error("choose --eval DIR [--baseline DIR], --train-speed, --memory and/or --nvlabs PATH")
     if args.eval:
         evaluate(args)
     if args.train_speed:
