@@ -145,6 +145,14 @@ def plot_tradeoff(rows: list[dict], path: Path) -> Path:
     return path
 
 
+def _model_kimg(run_dir: Path) -> float:
+    """kimg of the model a run folder last exported (0 when it has none yet)."""
+    import json
+
+    config = run_dir / "model" / "config.json"
+    return float(json.loads(config.read_text()).get("extra", {}).get("kimg", 0.0)) if config.is_file() else 0.0
+
+
 def run_transfer(args, out: Path) -> list[dict]:
     from regiongan.checkpoints import load_model
 
@@ -161,6 +169,9 @@ def run_transfer(args, out: Path) -> list[dict]:
         k = 0.0
         while k < args.kimg - 1e-9:
             k = min(args.kimg, round(k + args.every, 6))
+            if _model_kimg(out / label) > k + 1e-6:  # a resumed run is already past k: its model is a later one
+                print(f"{label}: the run is past {k} kimg already; that row is from the earlier invocation's CSV", file=sys.stderr)
+                continue
             t0 = time.perf_counter()
             run = _train_to(out / label, k, init_from=init, distortion_weight=args.distortion_weight, **recipe(args))
             rows.append(dict(init=label, kimg=k, fd_parser=fd(load_model(run / "model"), args.fd_count, ref), wall_s=round(time.perf_counter() - t0, 1)))
