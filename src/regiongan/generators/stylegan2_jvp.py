@@ -31,7 +31,7 @@ from ..equalized import resample_conv2d
 from ..hardware import resolve_precision
 from ..ops.activations import LRELU_SLOPE, bias_act
 from ..ops.filters import upsample2d
-from .modulation import DEMOD_EPS
+from .modulation import demodulation, squared_weight_sums
 
 __all__ = ["LinearizedSynthesis"]
 
@@ -85,8 +85,8 @@ def _linearize_layer(
     s = s * style_gain
     dd = None
     if demodulate:
-        wsq = weight.square().sum(dim=[2, 3])  # [O, I]
-        d = (s.square() @ wsq.t() + DEMOD_EPS).rsqrt()  # [1, O]
+        wsq = squared_weight_sums(layer)  # [O, I]
+        d = demodulation(wsq, s)  # [1, O]
         weight = weight * d.reshape(-1, 1, 1, 1)
         dd = (s.reshape(-1, 1) * wsq.t()) * -d.square()  # [I, O]
     filt = getattr(layer, "resample_filter", torch.empty(0))
