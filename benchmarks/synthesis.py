@@ -7,6 +7,7 @@ child process, which reports its peak RSS above the interpreter with torch impor
 
     python benchmarks/synthesis.py                       # 256² and 1024², batch 1 and 8
     python benchmarks/synthesis.py --resolutions 256 --batches 1 --repeats 3   # quick
+    python benchmarks/synthesis.py --resolutions 1024 --profile               # where one forward's time goes
 """
 
 from __future__ import annotations
@@ -62,6 +63,20 @@ def peak_memory_mib(resolution: int, batch: int, impl: str, precision: str) -> f
     return value
 
 
+def profile(resolutions: list[int], bf16_max_resolution: int) -> None:
+    """Where one fast forward's time goes: torch.profiler's ops by self time (fp32, batch 1, after a warm-up)."""
+    from torch.profiler import profile as torch_profile
+
+    for res in resolutions:
+        G = build(res)
+        styles = G.styles(G.map(torch.randn(1, G.z_dim, generator=torch.Generator().manual_seed(1))))
+        run_once(G, styles, "fast", "fp32")
+        with torch_profile() as prof:
+            run_once(G, styles, "fast", "fp32")
+        print(f"{res}², batch 1, fp32, fast path:")
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--resolutions", default="256,1024")
@@ -71,8 +86,12 @@ def main() -> None:
     ap.add_argument("--bf16-max-batch", type=int, default=8, help="skip bf16 at larger batches (slow on CPUs without AMX)")
     ap.add_argument("--bf16-max-resolution", type=int, default=1024, help="skip bf16 above this resolution")
     ap.add_argument("--out", default="benchmarks/results/synthesis.json")
+    ap.add_argument("--profile", action="store_true", help="print torch.profiler's op table of one fast forward per resolution (batch 1) and stop")
     args = ap.parse_args()
     torch.set_num_threads(torch.get_num_threads())
+    if args.profile:
+        profile([int(r) for r in args.resolutions.split(",")], args.bf16_max_resolution)
+        return
 
     rows = []
     for res in [int(r) for r in args.resolutions.split(",")]:
