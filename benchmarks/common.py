@@ -316,6 +316,38 @@ def caption(image: Image.Image, text: str) -> Image.Image:
     return out
 
 
+def export_at(run_dir: Path, kimg: float, out: Path) -> Path:
+    """The EMA model of ``run_dir``'s last snapshot at or before ``kimg``, exported into ``out/model``.
+
+    Copies that snapshot and the run's ``train_config.json`` into ``out`` and resumes a trainer there,
+    whose snapshot export writes ``out/model`` — so two runs trained at different speeds are compared at
+    the same number of images seen."""
+    import shutil
+
+    from regiongan.training.config import load_config
+    from regiongan.training.distributed import Distributed
+    from regiongan.training.loop import Trainer
+    from regiongan.training.snapshot import list_snapshots
+
+    cfg = load_config(run_dir / "train_config.json")
+    steps = [(p, int(p.stem.split("step")[-1])) for p in list_snapshots(run_dir)]
+    usable = [(p, st) for p, st in steps if st * cfg.batch <= kimg * 1000 + 1e-6]
+    if not usable:
+        raise SystemExit(f"{run_dir}: no snapshot at or before {kimg} kimg")
+    snap, step = max(usable, key=lambda t: t[1])
+    out.mkdir(parents=True, exist_ok=True)
+    for old in list_snapshots(out):
+        old.unlink()
+    shutil.copy(run_dir / "train_config.json", out / "train_config.json")
+    shutil.copy(snap, out / snap.name)
+    cfg.run_dir, cfg.resume, cfg.progress = str(out), True, False
+    trainer = Trainer(cfg, Distributed())
+    trainer.prepare_run_dir()  # loads the copied snapshot
+    trainer.save_snapshot()
+    print(f"{run_dir}: exported the snapshot of step {step} ({step * cfg.batch / 1000:g} kimg) to {out / 'model'}", file=sys.stderr)
+    return out / "model"
+
+
 def print_written(paths: list[Path]) -> None:
     for p in paths:
         print(f"wrote {p}")

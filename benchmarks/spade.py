@@ -36,7 +36,7 @@ from pathlib import Path
 import torch
 
 from common import (  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
-    DOCS_IMG, REPO, add_threads, interleaved, print_written, set_threads, torch_env, write_csv,
+    DOCS_IMG, REPO, add_threads, export_at, interleaved, print_written, set_threads, torch_env, write_csv,
 )  # fmt: skip
 from regiongan.checkpoints import load_model
 from regiongan.data.worlds import get_world
@@ -86,38 +86,6 @@ def segmentation_scores(parser, images: torch.Tensor, labels: torch.Tensor, batc
     union = cm.sum(0).double() + cm.sum(1).double() - inter
     present = cm.sum(1) > 0
     return {"pixel_acc": float(inter.sum() / cm.sum()), "miou": float((inter[present] / union[present]).mean())}
-
-
-def export_at(run_dir: Path, kimg: float, out: Path) -> Path:
-    """The EMA model of ``run_dir``'s last snapshot at or before ``kimg``, exported into ``out/model``.
-
-    Copies that snapshot and the run's ``train_config.json`` into ``out`` and resumes a trainer there,
-    whose snapshot export writes ``out/model`` — so two runs trained at different speeds are compared at
-    the same number of images seen."""
-    import shutil
-
-    from regiongan.training.config import load_config
-    from regiongan.training.distributed import Distributed
-    from regiongan.training.loop import Trainer
-    from regiongan.training.snapshot import list_snapshots
-
-    cfg = load_config(run_dir / "train_config.json")
-    steps = [(p, int(p.stem.split("step")[-1])) for p in list_snapshots(run_dir)]
-    usable = [(p, st) for p, st in steps if st * cfg.batch <= kimg * 1000 + 1e-6]
-    if not usable:
-        raise SystemExit(f"{run_dir}: no snapshot at or before {kimg} kimg")
-    snap, step = max(usable, key=lambda t: t[1])
-    out.mkdir(parents=True, exist_ok=True)
-    for old in list_snapshots(out):
-        old.unlink()
-    shutil.copy(run_dir / "train_config.json", out / "train_config.json")
-    shutil.copy(snap, out / snap.name)
-    cfg.run_dir, cfg.resume, cfg.progress = str(out), True, False
-    trainer = Trainer(cfg, Distributed())
-    trainer.prepare_run_dir()  # loads the copied snapshot
-    trainer.save_snapshot()
-    print(f"{run_dir}: exported the snapshot of step {step} ({step * cfg.batch / 1000:g} kimg) to {out / 'model'}")
-    return out / "model"
 
 
 def evaluate(args: argparse.Namespace) -> None:

@@ -3,6 +3,7 @@
     python benchmarks/ssn.py --speed                      # forward ms/img SSN vs StyleGAN2 (same widths), training kimg/h
     python benchmarks/ssn.py --tradeoff --kimg 2          # λ_D ∈ {0, 10, 100, 1000}: distortion and FD-parser (CSV + plot)
     python benchmarks/ssn.py --transfer --kimg 2 --every 0.5   # FD-parser vs kimg, from faces-64 and from scratch
+    python benchmarks/ssn.py --curve runs/a runs/b --every 2   # distortion and quality of training runs' snapshots
 
 **Trade-off.** For each λ_D (``--lambdas``) a fine-tune of ``--kimg`` from the transfer initialisation of
 ``--init-from`` (faces-64) with the same seed, data and budget (run folders ``--out-dir/lambda<λ>``; re-running
@@ -32,7 +33,7 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from common import DOCS_IMG, add_threads, interleaved, print_table, print_written, set_threads, torch_env, write_csv  # noqa: E402
+from common import DOCS_IMG, add_threads, export_at, interleaved, print_table, print_written, set_threads, torch_env, write_csv  # noqa: E402
 
 FACES_WIDTHS = "4:256,8:256,16:128,32:64,64:32"
 BASE = dict(data="faces", resolution=64, g_channels=FACES_WIDTHS, r1_gamma=0.2, ema_kimg=5.0, threads=1, progress=False, log_every=10)
@@ -73,19 +74,40 @@ def mean_distortion(G, samples: int, seed: int = 123, batch: int = 8) -> float:
     return total / count
 
 
-def fd(G, count: int, reference) -> float:
-    from regiongan.parser import load_parser
-    from regiongan.parser.metrics import fd_parser
+class Reference:
+    """``count`` procedural faces (the parser's evaluation stream) and their parser features: what every model is scored against."""
+
+    def __init__(self, count: int) -> None:
+        from regiongan.data.worlds import get_world
+        from regiongan.parser import images_to_tensor, load_parser, parser_features
+        from regiongan.parser.training import EVAL_STREAM
+
+        self.count, self.parser = count, load_parser("parser-faces-64")
+        self.images = torch.cat([images_to_tensor(get_world("faces").sample_batch(EVAL_STREAM, i, n, 64)[0])
+                                 for i, n in zip(range(0, count, 100), _chunks(count, 100))])  # fmt: skip
+        self.features = parser_features(self.parser, self.images, count)
+
+
+def quality(G, ref: Reference) -> dict[str, float]:
+    """FD-parser, improved precision / recall (k = 3), diversity ratio (mean pairwise distance; all three in
+    parser features) and pixel-spread ratio of ``ref.count``
+    images of ``G`` (z from seed 0, random noise) against the reference faces."""
+    from regiongan.metrics.diversity import diversity_ratio, precision_recall, spread_ratio
+    from regiongan.metrics.frechet import feature_statistics, frechet_distance
+    from regiongan.parser import parser_features
 
     gen = torch.Generator().manual_seed(0)
-    return fd_parser(lambda n: G(torch.randn([n, G.z_dim], generator=gen)), load_parser("parser-faces-64"), count=count, reference=reference)
+    with torch.no_grad():
+        images = torch.cat([G(torch.randn([n, G.z_dim], generator=gen)) for n in _chunks(ref.count, 100)])
+    feats = parser_features(ref.parser, images, ref.count)
+    precision, recall = precision_recall(ref.features, feats)
+    fd = frechet_distance(*feature_statistics(feats), *feature_statistics(ref.features))
+    return dict(fd_parser=fd, precision=precision, recall=recall, diversity=diversity_ratio(feats, ref.features),
+                spread=spread_ratio(images.clamp(-1, 1), ref.images))  # fmt: skip
 
 
-def fd_reference(count: int):
-    from regiongan.parser import load_parser
-    from regiongan.parser.metrics import world_feature_statistics
-
-    return world_feature_statistics(load_parser("parser-faces-64"), None, count)
+def _chunks(total: int, size: int) -> list[int]:
+    return [min(size, total - i) for i in range(0, total, size)]
 
 
 def transfer_init(init_from: str, block_grid: int = 4):
@@ -99,17 +121,17 @@ def transfer_init(init_from: str, block_grid: int = 4):
 def run_tradeoff(args, out: Path) -> list[dict]:
     from regiongan.checkpoints import load_model
 
-    ref = fd_reference(args.fd_count)
+    ref = Reference(args.fd_count)
     rows = []
     G0 = transfer_init(args.init_from)
-    rows.append(dict(lambda_d="init", kimg=0.0, distortion=mean_distortion(G0, args.samples), fd_parser=fd(G0, args.fd_count, ref), wall_s=0.0))
+    rows.append(dict(lambda_d="init", kimg=0.0, distortion=mean_distortion(G0, args.samples), **quality(G0, ref), wall_s=0.0))
     print(rows[-1], file=sys.stderr, flush=True)
     for lam in args.lambdas:
         t0 = time.perf_counter()
         run = _train_to(out / f"lambda{lam:g}", args.kimg, init_from=args.init_from, distortion_weight=lam, **recipe(args))
         G = load_model(run / "model")
         rows.append(dict(lambda_d=f"{lam:g}", kimg=args.kimg, distortion=mean_distortion(G, args.samples),
-                         fd_parser=fd(G, args.fd_count, ref), wall_s=round(time.perf_counter() - t0, 1)))  # fmt: skip
+                         **quality(G, ref), wall_s=round(time.perf_counter() - t0, 1)))  # fmt: skip
         print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
@@ -156,7 +178,7 @@ def _model_kimg(run_dir: Path) -> float:
 def run_transfer(args, out: Path) -> list[dict]:
     from regiongan.checkpoints import load_model
 
-    ref = fd_reference(args.fd_count)
+    ref = Reference(args.fd_count)
     rows = []
     from regiongan.training import TrainConfig
     from regiongan.training.loop import build_networks
@@ -164,7 +186,7 @@ def run_transfer(args, out: Path) -> list[dict]:
     for label, init in (("transfer", args.init_from), ("scratch", None)):
         cfg = TrainConfig(**{**BASE, "family": "ssn", "run_dir": str(out / label), "init_from": init, **recipe(args)})
         G0 = build_networks(cfg)[0].eval()  # the run's starting G (what step 0 trains from)
-        rows.append(dict(init=label, kimg=0.0, fd_parser=fd(G0, args.fd_count, ref), wall_s=0.0))
+        rows.append(dict(init=label, kimg=0.0, **quality(G0, ref), wall_s=0.0))
         print(rows[-1], file=sys.stderr, flush=True)
         k = 0.0
         while k < args.kimg - 1e-9:
@@ -174,7 +196,31 @@ def run_transfer(args, out: Path) -> list[dict]:
                 continue
             t0 = time.perf_counter()
             run = _train_to(out / label, k, init_from=init, distortion_weight=args.distortion_weight, **recipe(args))
-            rows.append(dict(init=label, kimg=k, fd_parser=fd(load_model(run / "model"), args.fd_count, ref), wall_s=round(time.perf_counter() - t0, 1)))
+            rows.append(dict(init=label, kimg=k, **quality(load_model(run / "model"), ref), wall_s=round(time.perf_counter() - t0, 1)))
+            print(rows[-1], file=sys.stderr, flush=True)
+    return rows
+
+
+def run_curve(args, out: Path) -> list[dict]:
+    """Every ``--every`` kimg of each run folder in ``--curve``: distortion and the quality scores of the EMA
+    generator of its snapshot nearest that kimg (``common.export_at``); first the quality of ``--init-from``."""
+    import json
+
+    from regiongan.checkpoints import load_model
+    from regiongan.training.snapshot import list_snapshots
+
+    ref = Reference(args.fd_count)
+    rows = [dict(run=f"{args.init_from} (StyleGAN2)", kimg=float("nan"), distortion=float("nan"), **quality(load_model(args.init_from), ref))]
+    print(rows[-1], file=sys.stderr, flush=True)
+    for run in map(Path, args.curve):
+        batch = json.loads((run / "train_config.json").read_text())["batch"]
+        have = sorted(int(p.stem.split("step")[-1]) * batch / 1000 for p in list_snapshots(run))
+        if not have:
+            raise SystemExit(f"{run}: no training snapshot to evaluate")
+        targets = [round(args.every * i, 6) for i in range(1, int(have[-1] / args.every + 1e-6) + 1)]
+        for h in sorted({min(have, key=lambda h: abs(h - k)) for k in targets}):
+            G = load_model(export_at(run, h, out / "curve_export" / run.name))
+            rows.append(dict(run=run.name, kimg=h, distortion=mean_distortion(G, args.samples), **quality(G, ref)))
             print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
@@ -223,6 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     mode.add_argument("--tradeoff", action="store_true", help="λ_D sweep: distortion and FD-parser")
     mode.add_argument("--transfer", action="store_true", help="FD-parser vs kimg from the transfer and from scratch")
     mode.add_argument("--speed", action="store_true", help="forward ratio vs StyleGAN2 and training kimg/h")
+    mode.add_argument("--curve", nargs="+", metavar="RUN", help="run folders: distortion and quality of their snapshots every --every kimg")
     ap.add_argument("--init-from", default="faces-64")
     ap.add_argument("--lambdas", type=float, nargs="+", default=[0.0, 10.0, 100.0, 1000.0])
     ap.add_argument("--kimg", type=float, default=2.0, help="training budget of each run")
@@ -249,11 +296,15 @@ def main(argv: list[str] | None = None) -> None:
         print_written([write_csv(out / "ssn_speed.csv", rows)])
     elif args.tradeoff:
         rows = run_tradeoff(args, out)
-        print_table(rows, [("λ_D", "6s", "lambda_d"), ("kimg", "5.1f", "kimg"), ("distortion", "11.3e", "distortion"), ("FD-parser", "9.4f", "fd_parser")])
+        print_table(rows, [("λ_D", "6s", "lambda_d"), ("kimg", "5.1f", "kimg"), ("distortion", "11.3e", "distortion"), ("FD-parser", "9.4f", "fd_parser"), ("P", "5.2f", "precision"), ("R", "5.2f", "recall"), ("div", "5.2f", "diversity"), ("spread", "6.2f", "spread")])
         print_written([write_csv(out / "ssn_tradeoff.csv", rows), plot_tradeoff(rows, Path(args.figures_dir) / "ssn_tradeoff.png")])
+    elif args.curve:
+        rows = run_curve(args, out)
+        print_table(rows, [("run", "16s", "run"), ("kimg", "6.2f", "kimg"), ("distortion", "11.3e", "distortion"), ("FD-parser", "9.4f", "fd_parser"), ("P", "5.2f", "precision"), ("R", "5.2f", "recall"), ("div", "5.2f", "diversity"), ("spread", "6.2f", "spread")])
+        print_written([write_csv(out / "ssn_curve.csv", rows)])
     else:
         rows = run_transfer(args, out)
-        print_table(rows, [("init", "9s", "init"), ("kimg", "6.2f", "kimg"), ("FD-parser", "9.4f", "fd_parser")])
+        print_table(rows, [("init", "9s", "init"), ("kimg", "6.2f", "kimg"), ("FD-parser", "9.4f", "fd_parser"), ("P", "5.2f", "precision"), ("R", "5.2f", "recall"), ("div", "5.2f", "diversity"), ("spread", "6.2f", "spread")])
         print_written([write_csv(out / "ssn_transfer.csv", rows)])
 
 

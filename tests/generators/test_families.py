@@ -24,6 +24,7 @@ FAMILIES = {
     "test-cond-norm": tiny_cond_norm,
     "biggan-deep": partial(tiny_biggan, num_classes=0),
     "ssn": partial(tiny_ssn, img_resolution=8),
+    "ssn-global-encoder": partial(tiny_ssn, img_resolution=8, encoder_global=True),
 }
 
 

@@ -30,7 +30,7 @@ def tiny_ssn(seed: int = 0, **overrides) -> SSNGenerator:
     G = SSNGenerator(**cfg)
     with torch.no_grad():
         for name, p in G.named_parameters():
-            if name.endswith(("noise_strength", "encoder_gain")) or (name.endswith("bias") and "affine" not in name):
+            if name.endswith(("noise_strength", "encoder_gain", "encoder_global_gain")) or (name.endswith("bias") and "affine" not in name):
                 p.normal_(0, 0.2)
         G.mapping.w_avg.normal_()
     return G.eval().requires_grad_(False)
@@ -166,6 +166,23 @@ def test_the_spatial_encoder_reaches_only_grid_neighbours():
     assert torch.equal(moved, expected)
 
 
+def test_the_global_encoder_branch_moves_every_block_by_its_share_of_the_mean():
+    G = tiny_ssn(encoder_global=True)  # a 3×3 conv plus the grid-mean branch, both gains non-zero
+    z = G.z_grid(torch.randn(1, G.z_dim, generator=_gen(6)))
+    z2 = G.z_grid(torch.randn(1, G.z_dim, generator=_gen(7)))
+    w0 = G.map(z)[0, 0].reshape(G.w_channels, 4, 4)
+    w1 = G.map(mix_block(z, z2, (0, 0)))[0, 0].reshape(G.w_channels, 4, 4)
+    change = (w0 - w1).abs().amax(dim=0)
+    assert bool((change > 0).all())  # the far corner moves too
+    far = change[2:, 2:]  # beyond the 3×3 neighbourhood only the global branch reaches: the same shift everywhere
+    assert torch.allclose(far, far[0, 0].expand_as(far))
+    assert float(far.max()) < float(change[0, 0])
+    with torch.no_grad():
+        G.mapping.encoder_global_gain.zero_()
+    moved = (G.map(z) - G.map(mix_block(z, z2, (0, 0))))[0, 0].reshape(G.w_channels, 4, 4).abs().amax(dim=0) > 0
+    assert torch.equal(moved.nonzero().amax(dim=0), torch.tensor([1, 1]))  # gain 0: the 3×3 neighbourhood only
+
+
 def test_resampling_one_block_changes_the_image_less_far_away():
     """On the synthesis as a whole the receptive fields of the 3×3 convolutions and σ_E spread a block's
     change: far pixels change less than the block's own pixels even at random initialisation."""
@@ -250,6 +267,7 @@ def test_generic_forward_jacobian_runs_through_synthesize():
         (dict(block_grid=32), r"block_grid must be a power of two in 1 … img_resolution \(16\), got 32"),
         (dict(z_channels=0), r"ssn config: z_channels"),
         (dict(encoder_layers=-1), r"ssn config: encoder_layers"),
+        (dict(encoder_global="yes"), r"ssn config: encoder_global must be true or false, got 'yes'"),
         (dict(architecture="resnet"), r"ssn config: unknown field\(s\) \['architecture'\]"),
     ],
 )

@@ -62,6 +62,17 @@ def test_every_weight_but_the_spatial_encoder_is_copied():
     assert torch.equal(G.mapping.encoder_gain, torch.zeros(1))  # a fresh encoder starts as the identity
 
 
+def test_the_global_encoder_branch_is_fresh_and_starts_as_the_identity_too():
+    sg2 = tiny_stylegan2()
+    G = ssn_from_stylegan2(sg2, block_grid=4, encoder_global=True)
+    assert {"mapping.encoder0_global.weight", "mapping.encoder0_global.bias", "mapping.encoder_global_gain"} <= set(
+        fresh_keys(G.config)
+    )
+    assert torch.equal(G.mapping.encoder_global_gain, torch.zeros(1))
+    z = torch.randn(2, sg2.z_dim, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(G(_constant_grid(z, 4), noise_mode="const"), sg2(z, noise_mode="const"), atol=1e-4, rtol=0)
+
+
 def test_mismatched_widths_name_the_layer_and_both_shapes():
     sg2 = tiny_stylegan2()
     config = ssn_config_from_stylegan2(sg2.config, block_grid=4)

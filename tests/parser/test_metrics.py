@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from regiongan.data.worlds import get_world
-from regiongan.parser import fd_parser, fd_parser_floor, parser_feature_statistics, world_feature_statistics
+from regiongan.parser import fd_parser, fd_parser_floor, parser_feature_statistics, parser_features, pr_parser, world_feature_statistics
 from regiongan.parser.training import images_to_tensor
 
 from ..conftest import tiny_stylegan2
@@ -58,3 +58,19 @@ def test_fd_parser_scores_a_generator(trained_tiny_parser):
     gen = torch.Generator().manual_seed(0)
     fd = fd_parser(lambda n: G(torch.randn(n, G.z_dim, generator=gen)), trained_tiny_parser, count=24, size=32, batch=8)
     assert fd > fd_parser_floor(trained_tiny_parser, count=24, size=32)
+
+
+def test_pr_parser_sees_a_collapse_that_keeps_precision(trained_tiny_parser):
+    faces = images_to_tensor(get_world("faces").sample_batch(77, 0, 120, 32)[0])
+    varied = pr_parser(faces, trained_tiny_parser, count=120, size=32)
+    one_face = pr_parser(faces[:1].expand(120, -1, -1, -1), trained_tiny_parser, count=120, size=32)
+    assert varied[1] > 0.5  # an independent set of the world covers much of the reference
+    assert one_face[1] < 0.05 < varied[1] - 0.4  # one image repeated covers (almost) none of it
+
+
+def test_parser_features_are_per_image_and_match_the_statistics(parser):
+    faces = images_to_tensor(get_world("faces").sample_batch(3, 0, 12, 32)[0])
+    feats = parser_features(parser, faces, count=12, size=32, batch=5)
+    mu, _ = parser_feature_statistics(parser, faces, count=12, size=32, batch=5)
+    assert feats.shape == (12, parser.feature_dim)
+    assert torch.allclose(feats.double().mean(0), torch.as_tensor(mu), atol=1e-6)

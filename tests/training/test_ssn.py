@@ -135,6 +135,30 @@ def test_steps_run_every_phase_and_regulariser(tmp_path):
     assert not torch.equal(trainer.G.mapping.w_avg, w_avg)  # update_w_avg follows the mapped grids
 
 
+def test_the_distortion_weight_ramps_linearly_then_holds(tmp_path):
+    cfg = tiny_ssn_config(tmp_path / "run", steps=8, distortion_ramp_kimg=0.016)  # 4 steps of batch 4
+    trainer = Trainer(cfg, Distributed())
+    weights = [trainer.objective.distortion_weight_at(s) for s in range(7)]
+    assert weights == pytest.approx([0.0, 2.5, 5.0, 7.5, 10.0, 10.0, 10.0])  # λ_D = 10 in the tiny config
+    stats = [trainer.train_step() for _ in range(4)]
+    logged = [st["distortion_weight"] for st in stats if "distortion" in st]
+    assert logged == pytest.approx([0.0, 5.0])  # steps 0 and 2 (distortion interval 2)
+    assert [st["loss/distortion"] for st in stats if "distortion" in st][0] == 0.0
+    with pytest.raises(ValueError, match="distortion_ramp_kimg must be >= 0"):
+        tiny_ssn_config(tmp_path / "bad", steps=1, distortion_ramp_kimg=-1.0)
+
+
+def test_the_global_encoder_option_builds_and_transfers_it(tmp_path):
+    sg2 = _save_stylegan2(tmp_path / "sg2")
+    trainer = Trainer(tiny_ssn_config(tmp_path / "run", steps=1, encoder_global=True, init_from=str(tmp_path / "sg2")), Distributed())
+    assert trainer.G.mapping.encoder_global and torch.equal(trainer.G.mapping.encoder_global_gain, torch.zeros(1))
+    z = torch.randn(2, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(trainer.G_ema(z[:, :, None, None].expand(2, 8, 4, 4)), sg2(z), atol=1e-4, rtol=0)
+    trainer.train_step()
+    assert float(trainer.G.mapping.encoder_global_gain.abs().sum()) > 0  # trained like every other parameter
+
+
 def test_resume_continues_exactly_and_exports_an_ssn(tmp_path):
     straight = train(tiny_ssn_config(tmp_path / "straight", steps=4))
     train(tiny_ssn_config(tmp_path / "split", steps=2))

@@ -1,7 +1,8 @@
 """SSN, Spatially Stochastic Networks (NeurIPS 2020; docs/ssn.md): a StyleGAN2 skeleton driven by a
 spatial latent grid, whose blocks can be resampled one at a time.
 
-    z [N, z_c, n, n] ─ per-block MLP (1×1 convs) ─ spatial encoder (residual 3×3 convs) ─► w [N, w_c, n, n]
+    z [N, z_c, n, n] ─ per-block MLP (1×1 convs) ─ spatial encoder (residual 3×3 convs
+                       [+ a global branch from the grid mean]) ─► w [N, w_c, n, n]
     w ─ per control point a per-block affine (1×1 conv) ─► style grid [N, C, n, n]
       ─ nearest upsampling to the layer input ─► S ─ y = conv(W, x ⊙ S) / σ_E(W, S)   (ssn_layers.py)
 
@@ -39,7 +40,12 @@ class SSNMapping(nn.Module):
     (``fc{i}``, the 1×1 convolutions of the paper, same parameters as StyleGAN2's), then ``encoder_layers``
     residual 3×3 convolutions over the grid (the spatial encoder: the only place blocks exchange
     information before synthesis). Each encoder layer adds ``encoder_gain[i] · conv(w)``; the gains start
-    at 0, so a fresh encoder is the identity (a StyleGAN2 transfer is exact until training moves them)."""
+    at 0, so a fresh encoder is the identity (a StyleGAN2 transfer is exact until training moves them).
+
+    ``encoder_global``: each encoder layer also adds ``encoder_global_gain[i] · fc(mean over the grid of w)``
+    to every block (``encoder{i}_global``, an FC layer with lrelu; gains start at 0 too). Through it a block
+    moves every block's w, by the 1/n² share it has in the mean: the path for attributes of the whole
+    image (a background, a skin tone) that a 3×3 neighbourhood cannot make coherent across the grid."""
 
     def __init__(
         self,
@@ -53,10 +59,12 @@ class SSNMapping(nn.Module):
         w_avg_beta: float = 0.995,
         encoder_layers: int = 1,
         resample_filter: Sequence[float] = (1, 3, 3, 1),
+        encoder_global: bool = False,
     ) -> None:
         super().__init__()
         self.z_channels, self.w_channels, self.block_grid, self.num_ws = z_channels, w_channels, block_grid, num_ws
         self.num_layers, self.encoder_layers, self.w_avg_beta = num_layers, encoder_layers, w_avg_beta
+        self.encoder_global = bool(encoder_global and encoder_layers)
         f = layer_features if layer_features is not None else w_channels
         features = [z_channels] + [f] * (num_layers - 1) + [w_channels]
         for idx in range(num_layers):
@@ -65,8 +73,12 @@ class SSNMapping(nn.Module):
         for idx in range(encoder_layers):
             conv = Conv2dLayer(w_channels, w_channels, 3, activation="lrelu", resample_filter=resample_filter)
             setattr(self, f"encoder{idx}", conv)
+            if self.encoder_global:
+                setattr(self, f"encoder{idx}_global", FullyConnectedLayer(w_channels, w_channels, activation="lrelu"))
         if encoder_layers:
             self.encoder_gain = nn.Parameter(torch.zeros([encoder_layers]))
+        if self.encoder_global:
+            self.encoder_global_gain = nn.Parameter(torch.zeros([encoder_layers]))
         self.register_buffer("w_avg", torch.zeros([w_channels, block_grid, block_grid]))
 
     def forward(
@@ -80,7 +92,11 @@ class SSNMapping(nn.Module):
             x = getattr(self, f"fc{idx}")(x)
         grid = x.reshape(n_, h, w, -1).permute(0, 3, 1, 2)
         for idx in range(self.encoder_layers):
-            grid = grid + self.encoder_gain[idx] * getattr(self, f"encoder{idx}")(grid)
+            update = self.encoder_gain[idx] * getattr(self, f"encoder{idx}")(grid)
+            if self.encoder_global:
+                pooled = getattr(self, f"encoder{idx}_global")(grid.mean(dim=(2, 3)))  # [N, w_c]
+                update = update + self.encoder_global_gain[idx] * pooled[:, :, None, None]
+            grid = grid + update
         ws = grid.reshape(n_, 1, -1).repeat(1, self.num_ws, 1)
         if truncation_psi != 1:
             cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
@@ -162,6 +178,8 @@ def check_ssn_config(config: dict[str, Any]) -> dict[str, Any]:
                         ("encoder_layers", 0), ("channel_base", 1), ("channel_max", 1)):  # fmt: skip
         config_int(a[name], name, _FAMILY, least)
     config_int(a["mapping_layer_features"], "mapping_layer_features", _FAMILY, 1, optional=True)
+    if not isinstance(a["encoder_global"], bool):
+        raise ValueError(f"{_FAMILY} config: encoder_global must be true or false, got {short_repr(a['encoder_global'])}")
     r = a["img_resolution"]
     if isinstance(r, bool) or not isinstance(r, int) or r < 4 or r & (r - 1) or r.bit_length() > 65:
         raise ValueError(f"{_FAMILY} config: img_resolution must be a power of two in 4 … 2^64, got {short_repr(r)}")
@@ -197,6 +215,8 @@ def _ssn_cost(config: dict[str, Any]) -> ModelCost:
     features = [zc] + [f] * (layers - 1) + [wc]
     mapping = sum(i * o + o for i, o in zip(features[:-1], features[1:])) + wc * n * n
     mapping += enc * (taps + wc * wc * 9 + wc) + (enc if enc else 0)  # encoder convs (+ filter buffer), gains
+    if a["encoder_global"] and enc:
+        mapping += enc * (wc * wc + wc) + enc  # the global branch's FC layers and gains
     widths = _widths(a)
 
     def layer(c_in: int, c_out: int, res: int) -> int:
@@ -225,7 +245,8 @@ class SSNGenerator(SynthesisLayers, nn.Module):
     """Spatially Stochastic Network generator implementing :class:`regiongan.generators.base.Generator`.
 
     Constructor arguments are the config. Parameter names follow StyleGAN2's (``mapping.fc0.weight``,
-    ``synthesis.b8.conv0.affine.weight`` …) plus ``mapping.encoder{i}.*`` and ``mapping.encoder_gain``;
+    ``synthesis.b8.conv0.affine.weight`` …) plus ``mapping.encoder{i}.*`` and ``mapping.encoder_gain`` (and,
+    with ``encoder_global``, ``mapping.encoder{i}_global.*`` and ``mapping.encoder_global_gain``);
     ``mapping.w_avg`` is a grid ``[w_c, n, n]``.
     """
 
@@ -242,6 +263,7 @@ class SSNGenerator(SynthesisLayers, nn.Module):
         mapping_lr_multiplier: float = 0.01,
         mapping_layer_features: int | None = None,
         encoder_layers: int = 1,
+        encoder_global: bool = False,
         channel_base: int = 32768,
         channel_max: int = 512,
         channels: dict[int, int] | None = None,
@@ -253,9 +275,9 @@ class SSNGenerator(SynthesisLayers, nn.Module):
         args = check_ssn_config(dict(
             z_channels=z_channels, w_channels=w_channels, block_grid=block_grid, img_resolution=img_resolution,
             img_channels=img_channels, mapping_layers=mapping_layers, mapping_lr_multiplier=mapping_lr_multiplier,
-            mapping_layer_features=mapping_layer_features, encoder_layers=encoder_layers, channel_base=channel_base,
-            channel_max=channel_max, channels=channels, resample_filter=resample_filter, conv_clamp=conv_clamp,
-            w_avg_beta=w_avg_beta,
+            mapping_layer_features=mapping_layer_features, encoder_layers=encoder_layers,
+            encoder_global=encoder_global, channel_base=channel_base, channel_max=channel_max, channels=channels,
+            resample_filter=resample_filter, conv_clamp=conv_clamp, w_avg_beta=w_avg_beta,
         ))  # fmt: skip
         widths = _widths(args)
         self.config: dict[str, Any] = dict(args)
@@ -270,7 +292,7 @@ class SSNGenerator(SynthesisLayers, nn.Module):
         self.mapping = SSNMapping(
             z_channels, w_channels, block_grid, self.num_ws, num_layers=mapping_layers,
             layer_features=mapping_layer_features, lr_multiplier=mapping_lr_multiplier, w_avg_beta=w_avg_beta,
-            encoder_layers=encoder_layers, resample_filter=resample_filter,
+            encoder_layers=encoder_layers, resample_filter=resample_filter, encoder_global=encoder_global,
         )  # fmt: skip
         self._points = self._build_control_points()
 

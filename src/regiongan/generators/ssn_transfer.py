@@ -27,7 +27,11 @@ __all__ = ["ssn_config_from_stylegan2", "transfer_state", "ssn_from_stylegan2", 
 
 
 def ssn_config_from_stylegan2(
-    sg2_config: Mapping[str, Any], block_grid: int = 4, z_channels: int | None = None, encoder_layers: int = 1
+    sg2_config: Mapping[str, Any],
+    block_grid: int = 4,
+    z_channels: int | None = None,
+    encoder_layers: int = 1,
+    encoder_global: bool = False,
 ) -> dict[str, Any]:
     """The SSN config with the widths of a StyleGAN2 config (``z_channels`` defaults to its ``z_dim``,
     ``w_channels`` is its ``w_dim``). Only unconditional skip-architecture StyleGAN2s have an SSN analogue."""
@@ -44,7 +48,7 @@ def ssn_config_from_stylegan2(
         mapping_layers=sg2_config.get("mapping_layers", 8),
         mapping_lr_multiplier=sg2_config.get("mapping_lr_multiplier", 0.01),
         mapping_layer_features=sg2_config.get("mapping_layer_features"), encoder_layers=encoder_layers,
-        channel_base=sg2_config.get("channel_base", 32768), channel_max=sg2_config.get("channel_max", 512),
+        encoder_global=encoder_global, channel_base=sg2_config.get("channel_base", 32768), channel_max=sg2_config.get("channel_max", 512),
         channels=sg2_config.get("channels"), resample_filter=list(sg2_config.get("resample_filter", (1, 3, 3, 1))),
         conv_clamp=sg2_config.get("conv_clamp"), w_avg_beta=sg2_config.get("w_avg_beta", 0.995),
     )  # fmt: skip
@@ -86,14 +90,18 @@ def transfer_state(sg2_state: Mapping[str, torch.Tensor], ssn_config: Mapping[st
 
 
 def ssn_from_stylegan2(
-    G_sg2: StyleGAN2, block_grid: int = 4, z_channels: int | None = None, encoder_layers: int = 1
+    G_sg2: StyleGAN2,
+    block_grid: int = 4,
+    z_channels: int | None = None,
+    encoder_layers: int = 1,
+    encoder_global: bool = False,
 ) -> SSNGenerator:
     """An :class:`SSNGenerator` with every transferable weight of ``G_sg2`` and a fresh spatial encoder
     (drawn from torch's global generator, as any fresh module; seed it with ``torch.manual_seed``), on
     ``G_sg2``'s device, in eval mode without gradients as loaded models are."""
     if not isinstance(G_sg2, StyleGAN2):
         raise ValueError(f"ssn_from_stylegan2 needs a StyleGAN2 generator, got {type(G_sg2).__name__}")
-    config = ssn_config_from_stylegan2(G_sg2.config, block_grid, z_channels, encoder_layers)
+    config = ssn_config_from_stylegan2(G_sg2.config, block_grid, z_channels, encoder_layers, encoder_global)
     state = transfer_state(G_sg2.state_dict(), config)
     G = SSNGenerator(**config)
     missing, unexpected = G.load_state_dict(state, strict=False)

@@ -19,11 +19,12 @@ training and evaluation in :mod:`.training`, FD-parser in :mod:`.metrics`.
 """
 
 from .checkpoint import list_parsers, load_parser, save_parser
-from .metrics import fd_parser, fd_parser_floor, parser_feature_statistics, world_feature_statistics
+from .metrics import fd_parser, fd_parser_floor, parser_feature_statistics, parser_features, pr_parser, world_feature_statistics
 from .model import ParserOutput, PartParser
 from .training import evaluate_parser, images_to_tensor, train_parser
 
 __all__ = [
     "PartParser", "ParserOutput", "load_parser", "save_parser", "list_parsers", "train_parser", "evaluate_parser",
     "images_to_tensor", "fd_parser", "fd_parser_floor", "parser_feature_statistics", "world_feature_statistics",
+    "parser_features", "pr_parser",
 ]

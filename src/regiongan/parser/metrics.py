@@ -22,11 +22,15 @@ import torch.nn.functional as F
 
 from ..data.worlds import World
 from ..data.worlds.base import check_nonnegative, check_positive
+from ..metrics.diversity import precision_recall
 from ..metrics.frechet import FrechetDistance, frechet_distance
 from .model import PartParser
 from .training import EVAL_STREAM, _resolve_world, images_to_tensor
 
-__all__ = ["ImageSource", "parser_feature_statistics", "world_feature_statistics", "fd_parser", "fd_parser_floor"]
+__all__ = [
+    "ImageSource", "parser_features", "parser_feature_statistics", "world_feature_statistics", "fd_parser",
+    "fd_parser_floor", "pr_parser",
+]  # fmt: skip
 
 ImageSource = Union[Callable[[int], torch.Tensor], Iterable[torch.Tensor], torch.Tensor]
 """A callable ``batch_size -> images [n, 3, H, W]`` in [-1, 1] (any generator), an iterable of such
@@ -65,6 +69,27 @@ def _batches(images: ImageSource, count: int, batch: int) -> Iterable[torch.Tens
 
 
 @torch.no_grad()
+def _embedded(parser: PartParser, images: ImageSource, count: int, batch: int, size: int) -> Iterable[torch.Tensor]:
+    """Parser features ``[n, D]`` batch by batch for ``count`` images, resized to ``size`` first."""
+    count, batch, size = check_positive("count", count), check_positive("batch", batch), check_positive("size", size)
+    was_training = parser.training
+    parser.eval()
+    device = next(parser.parameters()).device
+    try:
+        for x in _batches(images, count, batch):
+            x = x.to(device, torch.float32)
+            if x.shape[-2:] != (size, size):
+                x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+            yield parser.features(x)
+    finally:
+        parser.train(was_training)
+
+
+def parser_features(parser: PartParser, images: ImageSource, count: int = 1000, batch: int = 100, size: int = 64) -> torch.Tensor:
+    """Parser features ``[count, D]`` of ``count`` images from ``images`` (resized to ``size`` first)."""
+    return torch.cat(list(_embedded(parser, images, count, batch, size)))
+
+
 def parser_feature_statistics(
     parser: PartParser, images: ImageSource, count: int = 1000, batch: int = 100, size: int = 64
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -73,19 +98,11 @@ def parser_feature_statistics(
     Images of another resolution are resized to ``size`` x ``size`` (bilinear, antialiased) first, so
     that generated and procedural images are embedded at the same scale.
     """
-    count, batch, size = check_positive("count", count), check_positive("batch", batch), check_positive("size", size)
-    if count < 2:
+    if check_positive("count", count) < 2:
         raise ValueError(f"count must be >= 2 to fit a covariance, got {count}")
-    was_training = parser.training
-    parser.eval()
-    device = next(parser.parameters()).device
     acc = FrechetDistance()
-    for x in _batches(images, count, batch):
-        x = x.to(device, torch.float32)
-        if x.shape[-2:] != (size, size):
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        acc.update(parser.features(x))
-    parser.train(was_training)
+    for f in _embedded(parser, images, count, batch, size):
+        acc.update(f)
     return acc.statistics()
 
 
@@ -154,3 +171,22 @@ def fd_parser_floor(
     mu2, sigma2 = world_feature_statistics(parser, w, count, seed, count, size, batch)
     return frechet_distance(mu1, sigma1, mu2, sigma2)
 
+
+
+def pr_parser(
+    images: ImageSource,
+    parser: PartParser,
+    count: int = 1000,
+    world: World | str | None = None,
+    reference_seed: int = EVAL_STREAM,
+    size: int = 64,
+    batch: int = 100,
+    k: int = 3,
+) -> tuple[float, float]:
+    """Improved (precision, recall) (:func:`regiongan.metrics.diversity.precision_recall`) of ``count``
+    images against ``count`` procedural images of ``world``, in parser feature space. Recall near 0 means
+    the images cover little of the world's variety (a collapse that FD-parser at small counts can miss)."""
+    w = _resolve_world(world, parser)
+    real = parser_features(parser, _world_images(w, reference_seed, 0, size), count, batch, size)
+    fake = parser_features(parser, images, count, batch, size)
+    return precision_recall(real, fake, k)

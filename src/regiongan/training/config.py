@@ -52,7 +52,9 @@ _SG2_ONLY = dict(
 )  # fmt: skip
 #: SSN (docs/ssn.md): StyleGAN2's skeleton, objective and D, a latent grid, the low-distortion regulariser
 #: (λ_D = 100, the paper's knee; lazy, every 4 steps) and optional transfer initialisation from a StyleGAN2.
-_SSN_ONLY = dict(block_grid=4, distortion_weight=100.0, distortion_interval=4, init_from=None)
+_SSN_ONLY = dict(
+    block_grid=4, encoder_global=False, distortion_weight=100.0, distortion_interval=4, distortion_ramp_kimg=0.0, init_from=None
+)
 _BIGGAN_ONLY = dict(
     channel_width=32, d_channel_width="channel_width", blocks_per_resolution=2, attention="resolution/2",
     n_stats=17, standing_samples=64, ortho_reg=0.0,
@@ -159,6 +161,7 @@ class TrainConfig:
     n_stats: int | None = _family_opt(int, "BN statistics rows in the exported G, one per truncation on an even grid of [0, 1]")
     standing_samples: int | None = _family_opt(int, "samples per truncation row for the exported G's standing BN statistics")
     block_grid: int | None = _family_opt(int, "SSN's latent grid: n × n blocks (a power of two <= resolution)")
+    encoder_global: bool | None = _family_opt(_parse_bool, "SSN: the spatial encoder also adds a branch from the grid mean to every block (global attributes)")
     init_from: str | None = _family_opt(
         str, "SSN transfer initialisation: a StyleGAN2 model name or path (e.g. faces-64) with the run's widths; D starts fresh"
     )
@@ -191,6 +194,7 @@ class TrainConfig:
     ortho_reg: float | None = _family_opt(float, "BigGAN's orthogonal regularisation of G's weights (0 disables)")
     distortion_weight: float | None = _family_opt(float, "SSN's low-distortion regulariser weight λ_D (0 disables; paper: 100)")
     distortion_interval: int | None = _family_opt(int, "lazy low-distortion regularisation: every this many steps")
+    distortion_ramp_kimg: float | None = _family_opt(float, "SSN: λ_D grows linearly from 0 to --distortion-weight over this many kimg (0: full weight from the start)")
     lambda_feat: float | None = _family_opt(float, "SPADE: weight of the D feature-matching loss (0 disables)")
     lambda_kld: float | None = _family_opt(float, "SPADE: weight of the VAE's KL term (0 disables)")
     ema_kimg: float = _opt(10.0, "half-life of G's EMA in thousand images")
@@ -252,7 +256,7 @@ class TrainConfig:
         for name in ("kimg", "snap_kimg", "g_lr", "d_lr"):
             v = getattr(self, name)
             need(isinstance(v, (int, float)) and v > 0, f"{name} must be > 0, got {v!r}")
-        for name in ("r1_gamma", "pl_weight", "ema_kimg", "ema_rampup", "ortho_reg", "distortion_weight", "d_warmup_kimg"):
+        for name in ("r1_gamma", "pl_weight", "ema_kimg", "ema_rampup", "ortho_reg", "distortion_weight", "distortion_ramp_kimg", "d_warmup_kimg"):
             v = getattr(self, name)
             if given(name):
                 need(isinstance(v, (int, float)) and v >= 0, f"{name} must be >= 0, got {v!r}")

@@ -54,7 +54,8 @@ def _g_adam_interval(cfg: TrainConfig) -> int | None:
 def ssn_generator_config(cfg: TrainConfig) -> dict[str, Any]:
     """The :class:`SSNGenerator` config of a run (``z_dim`` / ``w_dim`` are per-block channels)."""
     return dict(
-        z_channels=cfg.z_dim, w_channels=cfg.w_dim, block_grid=cfg.block_grid, img_resolution=cfg.resolution,
+        z_channels=cfg.z_dim, w_channels=cfg.w_dim, block_grid=cfg.block_grid, encoder_global=bool(cfg.encoder_global),
+        img_resolution=cfg.resolution,
         mapping_layers=cfg.mapping_layers, channel_base=cfg.channel_base, channel_max=cfg.channel_max,
         channels=cfg.g_channels,
     )  # fmt: skip
@@ -82,7 +83,9 @@ def init_from_stylegan2(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, tor
     if not isinstance(src, StyleGAN2):
         raise ValueError(f"--init-from {cfg.init_from}: a {type(src).__name__} is not a StyleGAN2; SSN transfers from StyleGAN2 only")
     try:
-        config = ssn_config_from_stylegan2(src.config, cfg.block_grid, z_channels=src.config.get("z_dim"))
+        config = ssn_config_from_stylegan2(
+            src.config, cfg.block_grid, z_channels=src.config.get("z_dim"), encoder_global=bool(cfg.encoder_global)
+        )
     except ValueError as e:
         raise ValueError(f"--init-from {cfg.init_from}: {e}") from None
     want, have = _widths_text(ssn_generator_config(cfg)), _widths_text(config)
@@ -100,19 +103,26 @@ class SSNObjective(StyleGAN2Objective):
         super().__init__(cfg, G, D, ctx)  # type: ignore[arg-type]
         self.pl_interval, self.dist_interval, self.D_reg_interval = _intervals(cfg)
         self.distortion_weight, self.precision = float(cfg.distortion_weight or 0.0), cfg.precision
+        self.ramp_kimg, self.batch = float(cfg.distortion_ramp_kimg or 0.0), cfg.batch
+
+    def distortion_weight_at(self, step: int) -> float:
+        """λ_D at step ``step``: ``--distortion-weight``, times ``kimg / --distortion-ramp-kimg`` while that is < 1."""
+        if not self.ramp_kimg:
+            return self.distortion_weight
+        return self.distortion_weight * min(1.0, step * self.batch / (1000.0 * self.ramp_kimg))
 
     def phases(self, step: int, reals: list[RealBatch]) -> list[Phase]:
         out = [Phase("G", "G", partial(self._g_main, None), self._after_g_main)]
         pl_due = bool(self.pl_interval) and step % self.pl_interval == 0  # type: ignore[operator]
         dist_due = bool(self.dist_interval) and step % self.dist_interval == 0  # type: ignore[operator]
         if pl_due or dist_due:
-            out.append(Phase("G_reg", "G", partial(self._g_reg_ssn, pl_due, dist_due)))
+            out.append(Phase("G_reg", "G", partial(self._g_reg_ssn, pl_due, dist_due, self.distortion_weight_at(step))))
         out += [Phase("D", "D", partial(self._d_main, real, None)) for real in reals]
         if self.D_reg_interval and step % self.D_reg_interval == 0:
             out.append(Phase("D_reg", "D", partial(self._d_reg, reals[-1])))
         return out
 
-    def _g_reg_ssn(self, pl_due: bool, dist_due: bool) -> tuple[torch.Tensor, dict[str, float]]:
+    def _g_reg_ssn(self, pl_due: bool, dist_due: bool, weight: float) -> tuple[torch.Tensor, dict[str, float]]:
         ctx, stats = self.ctx, {}
         total = torch.zeros([], device=ctx.device)
         if pl_due:
@@ -121,10 +131,10 @@ class SSNObjective(StyleGAN2Objective):
             stats.update({"loss/pl": float(pl_loss.detach()), "pl_length": float(pl_len)})
         if dist_due:
             d_loss, dist = low_distortion_loss(
-                self.G, ctx.batch_per_rank, self.distortion_weight, ctx.generator, ctx.noise_generator, self.precision  # type: ignore[arg-type]
+                self.G, ctx.batch_per_rank, weight, ctx.generator, ctx.noise_generator, self.precision  # type: ignore[arg-type]
             )
             total = total + d_loss * self.dist_interval
-            stats.update({"loss/distortion": float(d_loss.detach()), "distortion": float(dist)})
+            stats.update({"loss/distortion": float(d_loss.detach()), "distortion": float(dist), "distortion_weight": weight})
         return total, stats
 
 
