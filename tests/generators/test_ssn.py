@@ -12,7 +12,7 @@ from regiongan.generators import BlendedStyle, SSNGenerator, build_model
 from regiongan.generators.ssn_layers import (
     SpatialSynthesisLayer, SpatialToRGBLayer, expected_sigma, grid_to_map, resolve_style, spatially_modulated_conv2d,
 )  # fmt: skip
-from regiongan.generators.stylegan2 import SynthesisLayer, ToRGBLayer
+from regiongan.generators.stylegan2 import SynthesisLayer, ToRGBLayer, normalize_2nd_moment
 from regiongan.jacobian import forward_jacobian, reverse_jacobian
 from regiongan.methods.itan.blend import blend_generate
 from regiongan.ops.blocks import block_masks, mix_block, resample_blocks
@@ -30,7 +30,7 @@ def tiny_ssn(seed: int = 0, **overrides) -> SSNGenerator:
     G = SSNGenerator(**cfg)
     with torch.no_grad():
         for name, p in G.named_parameters():
-            if name.endswith(("noise_strength", "encoder_gain", "encoder_global_gain")) or (name.endswith("bias") and "affine" not in name):
+            if name.endswith(("noise_strength", "encoder_gain")) or (name.endswith("bias") and "affine" not in name):
                 p.normal_(0, 0.2)
         G.mapping.w_avg.normal_()
     return G.eval().requires_grad_(False)
@@ -166,21 +166,35 @@ def test_the_spatial_encoder_reaches_only_grid_neighbours():
     assert torch.equal(moved, expected)
 
 
-def test_the_global_encoder_branch_moves_every_block_by_its_share_of_the_mean():
-    G = tiny_ssn(encoder_global=True)  # a 3×3 conv plus the grid-mean branch, both gains non-zero
+def test_the_global_gate_blends_every_block_towards_the_code_of_the_pooled_z():
+    G = tiny_ssn(encoder_global=True, encoder_layers=0)
+    z = G.z_grid(torch.randn(2, G.z_dim, generator=_gen(6)))
+    blocks = normalize_2nd_moment(z.permute(0, 2, 3, 1).reshape(-1, G.z_channels))
+    pooled = normalize_2nd_moment(blocks.reshape(2, 16, -1).sum(dim=1))  # [2, z_c]
+    one = tiny_ssn(encoder_global=False, encoder_layers=0)  # the same MLP: the pooled z mapped as one block
+    one.load_state_dict({k: v for k, v in G.state_dict().items() if "gate" not in k})
+    w_pooled = one.map(pooled[:, :, None, None].expand(-1, -1, 4, 4))[:, 0].reshape(2, G.w_channels, 4, 4)
+    w_local = one.map(z)[:, 0].reshape(2, G.w_channels, 4, 4)
+    got = G.map(z)[:, 0].reshape(2, G.w_channels, 4, 4)
+    torch.testing.assert_close(got, w_pooled)  # gate 1 (its initialisation): every block takes the pooled code
+    with torch.no_grad():
+        G.mapping.encoder_global_gate.copy_(torch.linspace(0, 1, G.w_channels))
+    g = G.mapping.encoder_global_gate[None, :, None, None]
+    torch.testing.assert_close(G.map(z)[:, 0].reshape(2, G.w_channels, 4, 4), w_local + g * (w_pooled - w_local))
+
+
+def test_through_the_pool_one_block_moves_every_block():
+    G = tiny_ssn(encoder_global=True)
+    with torch.no_grad():
+        G.mapping.encoder_global_gate.fill_(0.5)
     z = G.z_grid(torch.randn(1, G.z_dim, generator=_gen(6)))
     z2 = G.z_grid(torch.randn(1, G.z_dim, generator=_gen(7)))
-    w0 = G.map(z)[0, 0].reshape(G.w_channels, 4, 4)
-    w1 = G.map(mix_block(z, z2, (0, 0)))[0, 0].reshape(G.w_channels, 4, 4)
-    change = (w0 - w1).abs().amax(dim=0)
-    assert bool((change > 0).all())  # the far corner moves too
-    far = change[2:, 2:]  # beyond the 3×3 neighbourhood only the global branch reaches: the same shift everywhere
-    assert torch.allclose(far, far[0, 0].expand_as(far))
-    assert float(far.max()) < float(change[0, 0])
-    with torch.no_grad():
-        G.mapping.encoder_global_gain.zero_()
     moved = (G.map(z) - G.map(mix_block(z, z2, (0, 0))))[0, 0].reshape(G.w_channels, 4, 4).abs().amax(dim=0) > 0
-    assert torch.equal(moved.nonzero().amax(dim=0), torch.tensor([1, 1]))  # gain 0: the 3×3 neighbourhood only
+    assert bool(moved.all())  # the far corner too
+    with torch.no_grad():
+        G.mapping.encoder_global_gate.zero_()  # gate 0: the paper's per-block codes, the 3×3 neighbourhood only
+    moved = (G.map(z) - G.map(mix_block(z, z2, (0, 0))))[0, 0].reshape(G.w_channels, 4, 4).abs().amax(dim=0) > 0
+    assert torch.equal(moved.nonzero().amax(dim=0), torch.tensor([1, 1]))
 
 
 def test_resampling_one_block_changes_the_image_less_far_away():

@@ -13,6 +13,7 @@ from regiongan.checkpoints.nvidia import config_from_nvidia_kwargs
 from regiongan.generators.ssn_transfer import (
     fresh_keys, ssn_config_from_stylegan2, ssn_from_stylegan2, transfer_state,
 )  # fmt: skip
+from regiongan.generators.stylegan2 import normalize_2nd_moment
 from regiongan.ops.blocks import mix_block
 
 from ..conftest import fixture_path, tiny_stylegan2
@@ -62,15 +63,17 @@ def test_every_weight_but_the_spatial_encoder_is_copied():
     assert torch.equal(G.mapping.encoder_gain, torch.zeros(1))  # a fresh encoder starts as the identity
 
 
-def test_the_global_encoder_branch_is_fresh_and_starts_as_the_identity_too():
+def test_with_the_global_gate_the_transfer_is_the_stylegan2_of_the_pooled_z():
+    """A fresh gate is 1, so the transferred SSN draws the StyleGAN2 image of the pooled z for *any* grid:
+    the coherent, varied starting point that training then localises."""
     sg2 = tiny_stylegan2()
     G = ssn_from_stylegan2(sg2, block_grid=4, encoder_global=True)
-    assert {"mapping.encoder0_global.weight", "mapping.encoder0_global.bias", "mapping.encoder_global_gain"} <= set(
-        fresh_keys(G.config)
-    )
-    assert torch.equal(G.mapping.encoder_global_gain, torch.zeros(1))
-    z = torch.randn(2, sg2.z_dim, generator=torch.Generator().manual_seed(1))
-    torch.testing.assert_close(G(_constant_grid(z, 4), noise_mode="const"), sg2(z, noise_mode="const"), atol=1e-4, rtol=0)
+    assert "mapping.encoder_global_gate" in fresh_keys(G.config)
+    assert torch.equal(G.mapping.encoder_global_gate, torch.ones(G.w_channels))
+    grid = torch.randn(2, sg2.z_dim, 4, 4, generator=torch.Generator().manual_seed(1))
+    blocks = normalize_2nd_moment(grid.permute(0, 2, 3, 1).reshape(-1, sg2.z_dim)).reshape(2, 16, -1)
+    pooled = normalize_2nd_moment(blocks.sum(dim=1))
+    torch.testing.assert_close(G(grid, noise_mode="const"), sg2(pooled, noise_mode="const"), atol=1e-4, rtol=0)
 
 
 def test_mismatched_widths_name_the_layer_and_both_shapes():

@@ -151,12 +151,13 @@ def test_the_distortion_weight_ramps_linearly_then_holds(tmp_path):
 def test_the_global_encoder_option_builds_and_transfers_it(tmp_path):
     sg2 = _save_stylegan2(tmp_path / "sg2")
     trainer = Trainer(tiny_ssn_config(tmp_path / "run", steps=1, encoder_global=True, init_from=str(tmp_path / "sg2")), Distributed())
-    assert trainer.G.mapping.encoder_global and torch.equal(trainer.G.mapping.encoder_global_gain, torch.zeros(1))
+    gate = trainer.G.mapping.encoder_global_gate
+    assert trainer.G.mapping.encoder_global and torch.equal(gate, torch.ones(8))
     z = torch.randn(2, 8)
     with torch.no_grad():
         torch.testing.assert_close(trainer.G_ema(z[:, :, None, None].expand(2, 8, 4, 4)), sg2(z), atol=1e-4, rtol=0)
     trainer.train_step()
-    assert float(trainer.G.mapping.encoder_global_gain.abs().sum()) > 0  # trained like every other parameter
+    assert not torch.equal(trainer.G.mapping.encoder_global_gate, torch.ones(8))  # trained like every other parameter
 
 
 def test_resume_continues_exactly_and_exports_an_ssn(tmp_path):

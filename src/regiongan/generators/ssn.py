@@ -1,8 +1,8 @@
 """SSN, Spatially Stochastic Networks (NeurIPS 2020; docs/ssn.md): a StyleGAN2 skeleton driven by a
 spatial latent grid, whose blocks can be resampled one at a time.
 
-    z [N, z_c, n, n] ─ per-block MLP (1×1 convs) ─ spatial encoder (residual 3×3 convs
-                       [+ a global branch from the grid mean]) ─► w [N, w_c, n, n]
+    z [N, z_c, n, n] ─ per-block MLP (1×1 convs) [─ gated towards the MLP of the pooled z]
+                     ─ spatial encoder (residual 3×3 convs) ─► w [N, w_c, n, n]
     w ─ per control point a per-block affine (1×1 conv) ─► style grid [N, C, n, n]
       ─ nearest upsampling to the layer input ─► S ─ y = conv(W, x ⊙ S) / σ_E(W, S)   (ssn_layers.py)
 
@@ -42,10 +42,15 @@ class SSNMapping(nn.Module):
     information before synthesis). Each encoder layer adds ``encoder_gain[i] · conv(w)``; the gains start
     at 0, so a fresh encoder is the identity (a StyleGAN2 transfer is exact until training moves them).
 
-    ``encoder_global``: each encoder layer also adds ``encoder_global_gain[i] · fc(mean over the grid of w)``
-    to every block (``encoder{i}_global``, an FC layer with lrelu; gains start at 0 too). Through it a block
-    moves every block's w, by the 1/n² share it has in the mean: the path for attributes of the whole
-    image (a background, a skin tone) that a 3×3 neighbourhood cannot make coherent across the grid."""
+    ``encoder_global``: a global code as well. The blocks' normalised z are pooled,
+    ``z̄ = normalise(Σ_blocks normalise(z_b))`` (for independent blocks a StyleGAN2 z again), mapped by the
+    same MLP to ``w̄``, and every block's w becomes ``w_b + g ⊙ (w̄ − w_b)`` with a learnt per-channel gate
+    ``g = encoder_global_gate [w_c]``, initialised to 1: a fresh (or transferred) network is then the
+    StyleGAN2 of the pooled z, coherent and varied, and training moves the channels that the
+    low-distortion regulariser penalises towards their local code (g → 0). Through the pool every block
+    moves every block's w — the path for attributes of the whole image (a background, a skin tone) that
+    a 3×3 neighbourhood cannot make coherent across the grid; g says how much of each channel is global.
+    A spatially constant z gives ``w̄ = w_b`` whatever g, so the StyleGAN2 transfer stays exact."""
 
     def __init__(
         self,
@@ -64,7 +69,7 @@ class SSNMapping(nn.Module):
         super().__init__()
         self.z_channels, self.w_channels, self.block_grid, self.num_ws = z_channels, w_channels, block_grid, num_ws
         self.num_layers, self.encoder_layers, self.w_avg_beta = num_layers, encoder_layers, w_avg_beta
-        self.encoder_global = bool(encoder_global and encoder_layers)
+        self.encoder_global = bool(encoder_global)
         f = layer_features if layer_features is not None else w_channels
         features = [z_channels] + [f] * (num_layers - 1) + [w_channels]
         for idx in range(num_layers):
@@ -73,12 +78,10 @@ class SSNMapping(nn.Module):
         for idx in range(encoder_layers):
             conv = Conv2dLayer(w_channels, w_channels, 3, activation="lrelu", resample_filter=resample_filter)
             setattr(self, f"encoder{idx}", conv)
-            if self.encoder_global:
-                setattr(self, f"encoder{idx}_global", FullyConnectedLayer(w_channels, w_channels, activation="lrelu"))
         if encoder_layers:
             self.encoder_gain = nn.Parameter(torch.zeros([encoder_layers]))
         if self.encoder_global:
-            self.encoder_global_gain = nn.Parameter(torch.zeros([encoder_layers]))
+            self.encoder_global_gate = nn.Parameter(torch.ones([w_channels]))
         self.register_buffer("w_avg", torch.zeros([w_channels, block_grid, block_grid]))
 
     def forward(
@@ -88,15 +91,16 @@ class SSNMapping(nn.Module):
         ``truncation_cutoff`` rows to ``w_avg`` (all rows when None)."""
         n_, c, h, w = z.shape
         x = normalize_2nd_moment(z.to(torch.float32).permute(0, 2, 3, 1).reshape(-1, c))  # per block, as StyleGAN2
+        if self.encoder_global:  # the pooled z rides along as one more row: [N·n² + N, z_c]
+            x = torch.cat([x, normalize_2nd_moment(x.reshape(n_, h * w, c).sum(dim=1))])
         for idx in range(self.num_layers):
             x = getattr(self, f"fc{idx}")(x)
-        grid = x.reshape(n_, h, w, -1).permute(0, 3, 1, 2)
+        grid = x[: n_ * h * w].reshape(n_, h, w, -1).permute(0, 3, 1, 2)
+        if self.encoder_global:
+            pooled = x[n_ * h * w :, :, None, None]  # [N, w_c, 1, 1]
+            grid = grid + self.encoder_global_gate[:, None, None] * (pooled - grid)
         for idx in range(self.encoder_layers):
-            update = self.encoder_gain[idx] * getattr(self, f"encoder{idx}")(grid)
-            if self.encoder_global:
-                pooled = getattr(self, f"encoder{idx}_global")(grid.mean(dim=(2, 3)))  # [N, w_c]
-                update = update + self.encoder_global_gain[idx] * pooled[:, :, None, None]
-            grid = grid + update
+            grid = grid + self.encoder_gain[idx] * getattr(self, f"encoder{idx}")(grid)
         ws = grid.reshape(n_, 1, -1).repeat(1, self.num_ws, 1)
         if truncation_psi != 1:
             cutoff = self.num_ws if truncation_cutoff is None else truncation_cutoff
@@ -215,8 +219,8 @@ def _ssn_cost(config: dict[str, Any]) -> ModelCost:
     features = [zc] + [f] * (layers - 1) + [wc]
     mapping = sum(i * o + o for i, o in zip(features[:-1], features[1:])) + wc * n * n
     mapping += enc * (taps + wc * wc * 9 + wc) + (enc if enc else 0)  # encoder convs (+ filter buffer), gains
-    if a["encoder_global"] and enc:
-        mapping += enc * (wc * wc + wc) + enc  # the global branch's FC layers and gains
+    if a["encoder_global"]:
+        mapping += wc  # the per-channel gate towards the pooled code
     widths = _widths(a)
 
     def layer(c_in: int, c_out: int, res: int) -> int:
@@ -246,7 +250,7 @@ class SSNGenerator(SynthesisLayers, nn.Module):
 
     Constructor arguments are the config. Parameter names follow StyleGAN2's (``mapping.fc0.weight``,
     ``synthesis.b8.conv0.affine.weight`` …) plus ``mapping.encoder{i}.*`` and ``mapping.encoder_gain`` (and,
-    with ``encoder_global``, ``mapping.encoder{i}_global.*`` and ``mapping.encoder_global_gain``);
+    with ``encoder_global``, ``mapping.encoder_global_gate``);
     ``mapping.w_avg`` is a grid ``[w_c, n, n]``.
     """
 
