@@ -183,6 +183,19 @@ def test_the_global_gate_blends_every_block_towards_the_code_of_the_pooled_z():
     torch.testing.assert_close(G.map(z)[:, 0].reshape(2, G.w_channels, 4, 4), w_local + g * (w_pooled - w_local))
 
 
+def test_the_gate_lr_multiplier_scales_the_stored_gate_not_the_network():
+    plain, fast = tiny_ssn(encoder_global=True), tiny_ssn(encoder_global=True, gate_lr_multiplier=20.0)
+    assert torch.equal(fast.mapping.global_gate(), torch.ones(fast.w_channels))  # still starts at 1
+    torch.testing.assert_close(fast.mapping.encoder_global_gate, torch.full([fast.w_channels], 0.05))
+    z = torch.randn(2, plain.z_dim, generator=_gen(3))
+    torch.testing.assert_close(fast.map(z), plain.map(z))
+    fast.requires_grad_(True)
+    fast.map(z).sum().backward()  # d(output)/d(stored gate) is 20x d(output)/d(gate): Adam's step is 20x larger
+    plain.requires_grad_(True)
+    plain.map(z).sum().backward()
+    torch.testing.assert_close(fast.mapping.encoder_global_gate.grad, 20 * plain.mapping.encoder_global_gate.grad)
+
+
 def test_through_the_pool_one_block_moves_every_block():
     G = tiny_ssn(encoder_global=True)
     with torch.no_grad():
@@ -282,6 +295,7 @@ def test_generic_forward_jacobian_runs_through_synthesize():
         (dict(z_channels=0), r"ssn config: z_channels"),
         (dict(encoder_layers=-1), r"ssn config: encoder_layers"),
         (dict(encoder_global="yes"), r"ssn config: encoder_global must be true or false, got 'yes'"),
+        (dict(gate_lr_multiplier=0), r"ssn config: gate_lr_multiplier must be a positive number, got 0"),
         (dict(architecture="resnet"), r"ssn config: unknown field\(s\) \['architecture'\]"),
     ],
 )

@@ -152,12 +152,18 @@ def test_the_global_encoder_option_builds_and_transfers_it(tmp_path):
     sg2 = _save_stylegan2(tmp_path / "sg2")
     trainer = Trainer(tiny_ssn_config(tmp_path / "run", steps=1, encoder_global=True, init_from=str(tmp_path / "sg2")), Distributed())
     gate = trainer.G.mapping.encoder_global_gate
-    assert trainer.G.mapping.encoder_global and torch.equal(gate, torch.ones(8))
+    assert trainer.G.mapping.encoder_global and torch.equal(gate, torch.ones(8))  # multiplier 1: stored = effective
     z = torch.randn(2, 8)
     with torch.no_grad():
         torch.testing.assert_close(trainer.G_ema(z[:, :, None, None].expand(2, 8, 4, 4)), sg2(z), atol=1e-4, rtol=0)
     trainer.train_step()
     assert not torch.equal(trainer.G.mapping.encoder_global_gate, torch.ones(8))  # trained like every other parameter
+    fast = Trainer(tiny_ssn_config(tmp_path / "fast", steps=1, encoder_global=True, gate_lr_multiplier=20.0), Distributed())
+    assert fast.G.mapping.gate_lr_multiplier == 20.0 and torch.equal(fast.G.mapping.global_gate(), torch.ones(8))
+    with pytest.raises(ValueError, match="gate_lr_multiplier must be > 0"):
+        tiny_ssn_config(tmp_path / "bad", steps=1, gate_lr_multiplier=0.0)
+    with pytest.raises(ValueError, match="--gate-lr-multiplier applies to --family ssn only"):
+        TrainConfig(gate_lr_multiplier=2.0)
 
 
 def test_resume_continues_exactly_and_exports_an_ssn(tmp_path):

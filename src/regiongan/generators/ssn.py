@@ -50,7 +50,9 @@ class SSNMapping(nn.Module):
     low-distortion regulariser penalises towards their local code (g → 0). Through the pool every block
     moves every block's w — the path for attributes of the whole image (a background, a skin tone) that
     a 3×3 neighbourhood cannot make coherent across the grid; g says how much of each channel is global.
-    A spatially constant z gives ``w̄ = w_b`` whatever g, so the StyleGAN2 transfer stays exact."""
+    A spatially constant z gives ``w̄ = w_b`` whatever g, so the StyleGAN2 transfer stays exact.
+    ``gate_lr_multiplier`` scales the gate's learning rate (stored as ``g / multiplier``, StyleGAN2's
+    equalised-learning-rate device), so that the gate can cross [0, 1] in a few hundred Adam steps."""
 
     def __init__(
         self,
@@ -65,6 +67,7 @@ class SSNMapping(nn.Module):
         encoder_layers: int = 1,
         resample_filter: Sequence[float] = (1, 3, 3, 1),
         encoder_global: bool = False,
+        gate_lr_multiplier: float = 1.0,
     ) -> None:
         super().__init__()
         self.z_channels, self.w_channels, self.block_grid, self.num_ws = z_channels, w_channels, block_grid, num_ws
@@ -81,8 +84,13 @@ class SSNMapping(nn.Module):
         if encoder_layers:
             self.encoder_gain = nn.Parameter(torch.zeros([encoder_layers]))
         if self.encoder_global:
-            self.encoder_global_gate = nn.Parameter(torch.ones([w_channels]))
+            self.gate_lr_multiplier = float(gate_lr_multiplier)
+            self.encoder_global_gate = nn.Parameter(torch.full([w_channels], 1.0 / self.gate_lr_multiplier))
         self.register_buffer("w_avg", torch.zeros([w_channels, block_grid, block_grid]))
+
+    def global_gate(self) -> torch.Tensor:
+        """The gate ``g [w_c]`` towards the pooled code (``encoder_global`` only)."""
+        return self.encoder_global_gate * self.gate_lr_multiplier
 
     def forward(
         self, z: torch.Tensor, truncation_psi: float = 1.0, truncation_cutoff: int | None = None
@@ -98,7 +106,7 @@ class SSNMapping(nn.Module):
         grid = x[: n_ * h * w].reshape(n_, h, w, -1).permute(0, 3, 1, 2)
         if self.encoder_global:
             pooled = x[n_ * h * w :, :, None, None]  # [N, w_c, 1, 1]
-            grid = grid + self.encoder_global_gate[:, None, None] * (pooled - grid)
+            grid = grid + self.global_gate()[:, None, None] * (pooled - grid)
         for idx in range(self.encoder_layers):
             grid = grid + self.encoder_gain[idx] * getattr(self, f"encoder{idx}")(grid)
         ws = grid.reshape(n_, 1, -1).repeat(1, self.num_ws, 1)
@@ -184,6 +192,9 @@ def check_ssn_config(config: dict[str, Any]) -> dict[str, Any]:
     config_int(a["mapping_layer_features"], "mapping_layer_features", _FAMILY, 1, optional=True)
     if not isinstance(a["encoder_global"], bool):
         raise ValueError(f"{_FAMILY} config: encoder_global must be true or false, got {short_repr(a['encoder_global'])}")
+    m = a["gate_lr_multiplier"]
+    if isinstance(m, bool) or not isinstance(m, (int, float)) or not m > 0 or m == float("inf"):
+        raise ValueError(f"{_FAMILY} config: gate_lr_multiplier must be a positive number, got {short_repr(m)}")
     r = a["img_resolution"]
     if isinstance(r, bool) or not isinstance(r, int) or r < 4 or r & (r - 1) or r.bit_length() > 65:
         raise ValueError(f"{_FAMILY} config: img_resolution must be a power of two in 4 … 2^64, got {short_repr(r)}")
@@ -268,6 +279,7 @@ class SSNGenerator(SynthesisLayers, nn.Module):
         mapping_layer_features: int | None = None,
         encoder_layers: int = 1,
         encoder_global: bool = False,
+        gate_lr_multiplier: float = 1.0,
         channel_base: int = 32768,
         channel_max: int = 512,
         channels: dict[int, int] | None = None,
@@ -280,7 +292,8 @@ class SSNGenerator(SynthesisLayers, nn.Module):
             z_channels=z_channels, w_channels=w_channels, block_grid=block_grid, img_resolution=img_resolution,
             img_channels=img_channels, mapping_layers=mapping_layers, mapping_lr_multiplier=mapping_lr_multiplier,
             mapping_layer_features=mapping_layer_features, encoder_layers=encoder_layers,
-            encoder_global=encoder_global, channel_base=channel_base, channel_max=channel_max, channels=channels,
+            encoder_global=encoder_global, gate_lr_multiplier=gate_lr_multiplier, channel_base=channel_base,
+            channel_max=channel_max, channels=channels,
             resample_filter=resample_filter, conv_clamp=conv_clamp, w_avg_beta=w_avg_beta,
         ))  # fmt: skip
         widths = _widths(args)
@@ -297,6 +310,7 @@ class SSNGenerator(SynthesisLayers, nn.Module):
             z_channels, w_channels, block_grid, self.num_ws, num_layers=mapping_layers,
             layer_features=mapping_layer_features, lr_multiplier=mapping_lr_multiplier, w_avg_beta=w_avg_beta,
             encoder_layers=encoder_layers, resample_filter=resample_filter, encoder_global=encoder_global,
+            gate_lr_multiplier=gate_lr_multiplier,
         )  # fmt: skip
         self._points = self._build_control_points()
 

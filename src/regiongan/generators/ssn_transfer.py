@@ -32,6 +32,7 @@ def ssn_config_from_stylegan2(
     z_channels: int | None = None,
     encoder_layers: int = 1,
     encoder_global: bool = False,
+    gate_lr_multiplier: float = 1.0,
 ) -> dict[str, Any]:
     """The SSN config with the widths of a StyleGAN2 config (``z_channels`` defaults to its ``z_dim``,
     ``w_channels`` is its ``w_dim``). Only unconditional skip-architecture StyleGAN2s have an SSN analogue."""
@@ -48,7 +49,7 @@ def ssn_config_from_stylegan2(
         mapping_layers=sg2_config.get("mapping_layers", 8),
         mapping_lr_multiplier=sg2_config.get("mapping_lr_multiplier", 0.01),
         mapping_layer_features=sg2_config.get("mapping_layer_features"), encoder_layers=encoder_layers,
-        encoder_global=encoder_global, channel_base=sg2_config.get("channel_base", 32768), channel_max=sg2_config.get("channel_max", 512),
+        encoder_global=encoder_global, gate_lr_multiplier=gate_lr_multiplier, channel_base=sg2_config.get("channel_base", 32768), channel_max=sg2_config.get("channel_max", 512),
         channels=sg2_config.get("channels"), resample_filter=list(sg2_config.get("resample_filter", (1, 3, 3, 1))),
         conv_clamp=sg2_config.get("conv_clamp"), w_avg_beta=sg2_config.get("w_avg_beta", 0.995),
     )  # fmt: skip

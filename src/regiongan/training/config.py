@@ -53,7 +53,7 @@ _SG2_ONLY = dict(
 #: SSN (docs/ssn.md): StyleGAN2's skeleton, objective and D, a latent grid, the low-distortion regulariser
 #: (λ_D = 100, the paper's knee; lazy, every 4 steps) and optional transfer initialisation from a StyleGAN2.
 _SSN_ONLY = dict(
-    block_grid=4, encoder_global=False, distortion_weight=100.0, distortion_interval=4, distortion_ramp_kimg=0.0, init_from=None
+    block_grid=4, encoder_global=False, gate_lr_multiplier=1.0, distortion_weight=100.0, distortion_interval=4, distortion_ramp_kimg=0.0, init_from=None
 )
 _BIGGAN_ONLY = dict(
     channel_width=32, d_channel_width="channel_width", blocks_per_resolution=2, attention="resolution/2",
@@ -161,7 +161,8 @@ class TrainConfig:
     n_stats: int | None = _family_opt(int, "BN statistics rows in the exported G, one per truncation on an even grid of [0, 1]")
     standing_samples: int | None = _family_opt(int, "samples per truncation row for the exported G's standing BN statistics")
     block_grid: int | None = _family_opt(int, "SSN's latent grid: n × n blocks (a power of two <= resolution)")
-    encoder_global: bool | None = _family_opt(_parse_bool, "SSN: the spatial encoder also adds a branch from the grid mean to every block (global attributes)")
+    encoder_global: bool | None = _family_opt(_parse_bool, "SSN: a per-channel gate blends every block's w towards the code of the pooled z (init 1: a transfer starts as the StyleGAN2 of the pooled z)")
+    gate_lr_multiplier: float | None = _family_opt(float, "SSN: learning-rate multiplier of the --encoder-global gate")
     init_from: str | None = _family_opt(
         str, "SSN transfer initialisation: a StyleGAN2 model name or path (e.g. faces-64) with the run's widths; D starts fresh"
     )
@@ -253,9 +254,10 @@ class TrainConfig:
             v = getattr(self, name)
             if given(name):
                 need(isinstance(v, int) and v >= 0, f"{name} must be an integer >= 0, got {v!r}")
-        for name in ("kimg", "snap_kimg", "g_lr", "d_lr"):
+        for name in ("kimg", "snap_kimg", "g_lr", "d_lr", "gate_lr_multiplier"):
             v = getattr(self, name)
-            need(isinstance(v, (int, float)) and v > 0, f"{name} must be > 0, got {v!r}")
+            if name != "gate_lr_multiplier" or given(name):
+                need(isinstance(v, (int, float)) and v > 0, f"{name} must be > 0, got {v!r}")
         for name in ("r1_gamma", "pl_weight", "ema_kimg", "ema_rampup", "ortho_reg", "distortion_weight", "distortion_ramp_kimg", "d_warmup_kimg"):
             v = getattr(self, name)
             if given(name):

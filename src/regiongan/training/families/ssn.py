@@ -55,6 +55,7 @@ def ssn_generator_config(cfg: TrainConfig) -> dict[str, Any]:
     """The :class:`SSNGenerator` config of a run (``z_dim`` / ``w_dim`` are per-block channels)."""
     return dict(
         z_channels=cfg.z_dim, w_channels=cfg.w_dim, block_grid=cfg.block_grid, encoder_global=bool(cfg.encoder_global),
+        gate_lr_multiplier=float(cfg.gate_lr_multiplier or 1.0),
         img_resolution=cfg.resolution,
         mapping_layers=cfg.mapping_layers, channel_base=cfg.channel_base, channel_max=cfg.channel_max,
         channels=cfg.g_channels,
@@ -84,7 +85,8 @@ def init_from_stylegan2(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, tor
         raise ValueError(f"--init-from {cfg.init_from}: a {type(src).__name__} is not a StyleGAN2; SSN transfers from StyleGAN2 only")
     try:
         config = ssn_config_from_stylegan2(
-            src.config, cfg.block_grid, z_channels=src.config.get("z_dim"), encoder_global=bool(cfg.encoder_global)
+            src.config, cfg.block_grid, z_channels=src.config.get("z_dim"), encoder_global=bool(cfg.encoder_global),
+            gate_lr_multiplier=float(cfg.gate_lr_multiplier or 1.0),
         )
     except ValueError as e:
         raise ValueError(f"--init-from {cfg.init_from}: {e}") from None
