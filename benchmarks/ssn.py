@@ -167,6 +167,52 @@ def plot_tradeoff(rows: list[dict], path: Path) -> Path:
     return path
 
 
+def plot_curve(rows: list[dict], path: Path) -> Path:
+    """Per run (one colour each), against kimg: distortion (left panel, log) and FD-parser (right panel);
+    the diversity ratio is printed at each run's last point. Drawn with PIL."""
+    import math
+
+    runs = [r for r in dict.fromkeys(row["run"] for row in rows) if any(row["run"] == r and row["kimg"] == row["kimg"] for row in rows)]
+    colours = ["crimson", "royalblue", "darkgreen", "darkorange", "purple", "grey"]
+    pts = [row for row in rows if row["kimg"] == row["kimg"]]  # NaN kimg: the StyleGAN2 reference row
+    W, H, m, gap = 980, 420, 60, 60
+    pw = (W - 2 * m - gap) // 2
+    img = Image.new("RGB", (W, H), "white")
+    d = ImageDraw.Draw(img)
+    k1 = max(row["kimg"] for row in pts)
+    panels = [("distortion (MSE outside the resampled block, log)", lambda r: math.log10(max(r["distortion"], 1e-12)), True),
+              ("FD-parser (lower is better)", lambda r: r["fd_parser"], False)]  # fmt: skip
+    for i, (title, value, log) in enumerate(panels):
+        x0p = m + i * (pw + gap)
+        vals = [value(r) for r in pts]
+        lo, hi = min(vals), max(vals)
+        lo, hi = lo - 0.05 * (hi - lo + 1e-6), hi + 0.05 * (hi - lo + 1e-6)
+        px = lambda k, x0p=x0p: x0p + k / k1 * pw  # noqa: E731
+        py = lambda v, lo=lo, hi=hi: H - m - (v - lo) / (hi - lo) * (H - 2 * m)  # noqa: E731
+        d.rectangle([x0p, m, x0p + pw, H - m], outline="black")
+        d.text((x0p, m - 30), title, fill="black")
+        for t in range(5):
+            v = lo + (hi - lo) * t / 4
+            d.text((x0p - 50, py(v) - 6), f"{10 ** v:.1e}" if log else f"{v:.2f}", fill="black")
+        for t in range(0, int(k1) + 1, max(1, int(k1) // 6)):
+            d.text((px(t) - 6, H - m + 6), str(t), fill="black")
+        d.text((x0p + pw // 2 - 20, H - m + 22), "kimg", fill="black")
+        for j, run in enumerate(runs):
+            seq = sorted((r for r in pts if r["run"] == run), key=lambda r: r["kimg"])
+            c = colours[j % len(colours)]
+            d.line([(px(r["kimg"]), py(value(r))) for r in seq], fill=c, width=2)
+            for r in seq:
+                d.ellipse([px(r["kimg"]) - 3, py(value(r)) - 3, px(r["kimg"]) + 3, py(value(r)) + 3], fill=c)
+            if i == 1:
+                last = seq[-1]
+                d.text((px(last["kimg"]) - 70, py(value(last)) - 16), f"div {last['diversity']:.2f}", fill=c)
+    for j, run in enumerate(runs):
+        d.text((m + j * 200, H - 18), run, fill=colours[j % len(colours)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path)
+    return path
+
+
 def _model_kimg(run_dir: Path) -> float:
     """kimg of the model a run folder last exported (0 when it has none yet)."""
     import json
@@ -301,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.curve:
         rows = run_curve(args, out)
         print_table(rows, [("run", "16s", "run"), ("kimg", "6.2f", "kimg"), ("distortion", "11.3e", "distortion"), ("FD-parser", "9.4f", "fd_parser"), ("P", "5.2f", "precision"), ("R", "5.2f", "recall"), ("div", "5.2f", "diversity"), ("spread", "6.2f", "spread")])
-        print_written([write_csv(out / "ssn_curve.csv", rows)])
+        print_written([write_csv(out / "ssn_curve.csv", rows), plot_curve(rows, Path(args.figures_dir) / "ssn_curve.png")])
     else:
         rows = run_transfer(args, out)
         print_table(rows, [("init", "9s", "init"), ("kimg", "6.2f", "kimg"), ("FD-parser", "9.4f", "fd_parser"), ("P", "5.2f", "precision"), ("R", "5.2f", "recall"), ("div", "5.2f", "diversity"), ("spread", "6.2f", "spread")])
