@@ -74,36 +74,47 @@ def mean_distortion(G, samples: int, seed: int = 123, batch: int = 8) -> float:
     return total / count
 
 
+def procedural_faces(count: int, start: int = 0) -> torch.Tensor:
+    """Procedural faces ``start … start+count-1`` of the parser's evaluation stream, ``[count, 3, 64, 64]``."""
+    from regiongan.data.worlds import get_world
+    from regiongan.parser import images_to_tensor
+    from regiongan.parser.training import EVAL_STREAM
+
+    return torch.cat([images_to_tensor(get_world("faces").sample_batch(EVAL_STREAM, start + i, n, 64)[0])
+                      for i, n in zip(range(0, count, 100), _chunks(count, 100))])  # fmt: skip
+
+
 class Reference:
     """``count`` procedural faces (the parser's evaluation stream) and their parser features: what every model is scored against."""
 
     def __init__(self, count: int) -> None:
-        from regiongan.data.worlds import get_world
-        from regiongan.parser import images_to_tensor, load_parser, parser_features
-        from regiongan.parser.training import EVAL_STREAM
+        from regiongan.parser import load_parser, parser_features
 
         self.count, self.parser = count, load_parser("parser-faces-64")
-        self.images = torch.cat([images_to_tensor(get_world("faces").sample_batch(EVAL_STREAM, i, n, 64)[0])
-                                 for i, n in zip(range(0, count, 100), _chunks(count, 100))])  # fmt: skip
+        self.images = procedural_faces(count)
         self.features = parser_features(self.parser, self.images, count)
 
 
-def quality(G, ref: Reference) -> dict[str, float]:
+def image_quality(images: torch.Tensor, ref: Reference) -> dict[str, float]:
     """FD-parser, improved precision / recall (k = 3), diversity ratio (mean pairwise distance; all three in
-    parser features) and pixel-spread ratio of ``ref.count``
-    images of ``G`` (z from seed 0, random noise) against the reference faces."""
+    parser features) and pixel-spread ratio of ``images [ref.count, 3, 64, 64]`` against the reference faces."""
     from regiongan.metrics.diversity import diversity_ratio, precision_recall, spread_ratio
     from regiongan.metrics.frechet import feature_statistics, frechet_distance
     from regiongan.parser import parser_features
 
-    gen = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        images = torch.cat([G(torch.randn([n, G.z_dim], generator=gen)) for n in _chunks(ref.count, 100)])
     feats = parser_features(ref.parser, images, ref.count)
     precision, recall = precision_recall(ref.features, feats)
     fd = frechet_distance(*feature_statistics(feats), *feature_statistics(ref.features))
     return dict(fd_parser=fd, precision=precision, recall=recall, diversity=diversity_ratio(feats, ref.features),
                 spread=spread_ratio(images.clamp(-1, 1), ref.images))  # fmt: skip
+
+
+def quality(G, ref: Reference) -> dict[str, float]:
+    """:func:`image_quality` of ``ref.count`` images of ``G`` (z from seed 0, random noise)."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        images = torch.cat([G(torch.randn([n, G.z_dim], generator=gen)) for n in _chunks(ref.count, 100)])
+    return image_quality(images, ref)
 
 
 def _chunks(total: int, size: int) -> list[int]:
@@ -249,15 +260,18 @@ def run_transfer(args, out: Path) -> list[dict]:
 
 def run_curve(args, out: Path) -> list[dict]:
     """Every ``--every`` kimg of each run folder in ``--curve``: distortion and the quality scores of the EMA
-    generator of its snapshot nearest that kimg (``common.export_at``); first the quality of ``--init-from``."""
+    generator of its snapshot nearest that kimg (``common.export_at``); first the quality of another
+    ``ref.count`` procedural faces (the floor) and of ``--init-from``."""
     import json
 
     from regiongan.checkpoints import load_model
     from regiongan.training.snapshot import list_snapshots
 
     ref = Reference(args.fd_count)
-    rows = [dict(run=f"{args.init_from} (StyleGAN2)", kimg=float("nan"), distortion=float("nan"), **quality(load_model(args.init_from), ref))]
-    print(rows[-1], file=sys.stderr, flush=True)
+    nan = float("nan")
+    rows = [dict(run="procedural (floor)", kimg=nan, distortion=nan, **image_quality(procedural_faces(ref.count, ref.count), ref)),
+            dict(run=f"{args.init_from} (StyleGAN2)", kimg=nan, distortion=nan, **quality(load_model(args.init_from), ref))]  # fmt: skip
+    print(rows, file=sys.stderr, flush=True)
     for run in map(Path, args.curve):
         batch = json.loads((run / "train_config.json").read_text())["batch"]
         have = sorted(int(p.stem.split("step")[-1]) * batch / 1000 for p in list_snapshots(run))
