@@ -206,6 +206,18 @@ def test_init_from_a_stylegan2_transfers_G(tmp_path, capfd):
     assert torch.isfinite(torch.tensor(stats["loss/G"]))
 
 
+def test_init_from_an_ssn_run_fine_tunes_both_networks(tmp_path):
+    first = train(tiny_ssn_config(tmp_path / "first", steps=2))
+    snap = _snapshot(first / "snapshot-step00000002.pt")
+    trainer = Trainer(tiny_ssn_config(tmp_path / "tune", steps=1, distortion_weight=50.0, init_from=str(first)), Distributed())
+    assert trainer.state.step == 0  # a new run: its own step count, optimisers and λ_D schedule
+    for net, name in ((trainer.G, "G"), (trainer.D, "D"), (trainer.G_ema, "G")):  # G_ema starts as the loaded G
+        assert all(torch.equal(v, snap[name][k]) for k, v in net.state_dict().items()), name
+    assert torch.isfinite(torch.tensor(trainer.train_step()["loss/G"]))
+    with pytest.raises(ValueError, match=r"its networks differ from this run's \(--block-grid 4 there, 2 here\)"):
+        Trainer(tiny_ssn_config(tmp_path / "other", steps=1, block_grid=2, init_from=str(first)), Distributed())
+
+
 def test_init_from_refuses_other_widths_and_families(tmp_path):
     _save_stylegan2(tmp_path / "wide", w_dim=16)
     with pytest.raises(ValueError, match=r"its widths \(--z-dim 8 --w-dim 16 .*\) differ from the run's \(--z-dim 8 --w-dim 8 "):

@@ -164,7 +164,7 @@ class TrainConfig:
     encoder_global: bool | None = _family_opt(_parse_bool, "SSN: a per-channel gate blends every block's w towards the code of the pooled z (init 1: a transfer starts as the StyleGAN2 of the pooled z)")
     gate_lr_multiplier: float | None = _family_opt(float, "SSN: learning-rate multiplier of the --encoder-global gate")
     init_from: str | None = _family_opt(
-        str, "SSN transfer initialisation: a StyleGAN2 model name or path (e.g. faces-64) with the run's widths; D starts fresh"
+        str, "SSN initialisation: a StyleGAN2 model name or path (e.g. faces-64) with the run's widths, D fresh; or an SSN training run folder, both networks from its newest snapshot (a fine-tune)"
     )
     ngf: int | None = _family_opt(int, "SPADE G width: 16·ngf feature maps at the input grid, halved four times to ngf")
     ndf: int | None = _family_opt(int, "SPADE D width: ndf feature maps in the first PatchGAN layer, doubled per layer (<= 512)")
@@ -317,7 +317,7 @@ class TrainConfig:
             if isinstance(g, int) and isinstance(self.resolution, int) and (g & (g - 1) or g > self.resolution):
                 errors.append(f"block_grid must be a power of two <= resolution ({self.resolution}), got {g}")
             if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from.strip()):
-                errors.append(f"init_from must be a StyleGAN2 model name or path, got {self.init_from!r}")
+                errors.append(f"init_from must be a StyleGAN2 model name or path or an SSN run folder, got {self.init_from!r}")
         if self.family == "spade":
             errors += self._spade_errors()
         return errors

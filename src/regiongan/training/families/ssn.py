@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sys
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -98,6 +99,33 @@ def init_from_stylegan2(cfg: TrainConfig) -> tuple[dict[str, Any], dict[str, tor
     return config, transfer_state(src.state_dict(), config)
 
 
+def _is_run_dir(path: str) -> bool:
+    """True for a training run folder (``train_config.json`` next to snapshots), not a model."""
+    return Path(path).is_dir() and (Path(path) / "train_config.json").is_file()
+
+
+def init_from_ssn_run(cfg: TrainConfig, config: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """``cfg.init_from`` is an SSN training run: (G state, D state) of its newest snapshot, for a fine-tune
+    with other options (a stronger λ_D, say) that keeps the trained discriminator. The run's networks must
+    have this run's shapes; otherwise a one-line ValueError naming the options that differ."""
+    from ..config import load_config
+    from ..snapshot import load_latest_snapshot
+
+    src = load_config(Path(cfg.init_from) / "train_config.json")
+    if src.family != "ssn":
+        raise ValueError(f"--init-from {cfg.init_from}: a {src.family} run; an SSN fine-tune starts from an SSN run")
+    found = load_latest_snapshot(cfg.init_from)
+    if found is None:
+        raise ValueError(f"--init-from {cfg.init_from}: the run has no snapshot yet")
+    snap, path = found
+    shape_fields = ("resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "g_channels",
+                    "d_channels", "block_grid", "encoder_global", "gate_lr_multiplier", "mbstd_group")  # fmt: skip
+    differ = [f"--{f.replace('_', '-')} {getattr(src, f)!r} there, {getattr(cfg, f)!r} here" for f in shape_fields if getattr(src, f) != getattr(cfg, f)]
+    if differ:
+        raise ValueError(f"--init-from {cfg.init_from}: its networks differ from this run's ({'; '.join(differ)})")
+    return snap["G"], snap["D"]
+
+
 class SSNObjective(StyleGAN2Objective):
     """StyleGAN2's phases with the low-distortion regulariser in the G reg phase; state ``pl_mean``."""
 
@@ -148,10 +176,19 @@ class SSNFamily(StyleGAN2Family):
     def build_networks(self, cfg: TrainConfig, c_dim: int) -> tuple[SSNGenerator, StyleGAN2Discriminator]:  # type: ignore[override]
         if c_dim:
             raise ValueError("SSN is unconditional; leave out --conditional with --family ssn")
-        config, state = ssn_generator_config(cfg), None
-        if cfg.init_from:
+        config, state, d_state = ssn_generator_config(cfg), None, None
+        if cfg.init_from and _is_run_dir(cfg.init_from):
+            state, d_state = init_from_ssn_run(cfg, config)
+        elif cfg.init_from:
             config, state = init_from_stylegan2(cfg)
         G = SSNGenerator(**config)
+        if d_state is not None:  # a fine-tune of an SSN run: both networks, exactly
+            G.load_state_dict(state)
+            D = self._discriminator(cfg)
+            D.load_state_dict(d_state)
+            if os.environ.get("RANK", "0") == "0":
+                print(f"SSN G and D initialised from the newest snapshot of run {cfg.init_from!r}", file=sys.stderr, flush=True)
+            return G, D
         if state is not None:
             missing, unexpected = G.load_state_dict(state, strict=False)
             assert not unexpected and all(k.startswith("mapping.encoder") for k in missing), (missing, unexpected)
@@ -161,11 +198,14 @@ class SSNFamily(StyleGAN2Family):
                     "no discriminator is shipped with it, so D starts fresh",
                     file=sys.stderr, flush=True,
                 )  # fmt: skip
-        D = StyleGAN2Discriminator(
+        return G, self._discriminator(cfg)
+
+    @staticmethod
+    def _discriminator(cfg: TrainConfig) -> StyleGAN2Discriminator:
+        return StyleGAN2Discriminator(
             c_dim=0, img_resolution=cfg.resolution, channel_base=cfg.channel_base, channel_max=cfg.channel_max,
             channels=cfg.d_channels or cfg.g_channels, mbstd_group_size=cfg.mbstd_group,
         )  # fmt: skip
-        return G, D
 
     def make_optimizers(self, cfg: TrainConfig, G: nn.Module, D: nn.Module) -> tuple[torch.optim.Adam, torch.optim.Adam]:
         return (
