@@ -71,3 +71,36 @@ def test_shipping_a_label_map_model_draws_label_maps_and_points_to_its_benchmark
     assert "label map, generated image, real image" in card and "benchmarks/spade.py --eval" in card
     assert "None" not in card.split("```bash")[1].split("```")[0]  # options of other families are left out
     assert load_model(dest).model_type == "spade" and (dest / "samples.png").is_file()
+
+
+def test_the_card_command_parses_back_to_the_same_config():
+    """Every option the card spells out is accepted by `regiongan train` and means the same: on/off flags as
+    flags, family options that take true/false with their value (``--use-vae true``, not a bare flag)."""
+    import shlex
+
+    from click.testing import CliRunner
+
+    from regiongan.cli.train import train as train_cli
+    from regiongan.training import TrainConfig
+    from regiongan.training.ship import training_command
+
+    seen = {}
+
+    def capture(cfg):
+        seen["cfg"] = cfg
+        return "unused"
+
+    import regiongan.cli.train as cli_train
+
+    for cfg in (
+        TrainConfig(family="spade", data="scenes", use_vae=False, run_dir="runs/x", resume=True),
+        TrainConfig(family="ssn", encoder_global=True, gate_lr_multiplier=20.0, distortion_ramp_kimg=15.0, run_dir="runs/y"),
+    ):
+        args = shlex.split(training_command(cfg))[3:]  # after "python -m regiongan.training"
+        original, cli_train.train_run = cli_train.train_run, capture
+        try:
+            result = CliRunner().invoke(train_cli, args)
+        finally:
+            cli_train.train_run = original
+        assert result.exit_code == 0, result.output
+        assert seen["cfg"] == cfg

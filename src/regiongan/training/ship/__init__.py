@@ -45,8 +45,10 @@ def training_command(cfg: TrainConfig, launcher: str = "python") -> str:
         if f.name in ("progress",) or value is None or value == default:
             continue
         flag = "--" + f.name.replace("_", "-")
-        if isinstance(value, bool):
+        if isinstance(value, bool) and isinstance(f.default, bool):  # an on/off flag
             parts.append(flag if value else f"--no-{flag[2:]}")
+        elif isinstance(value, bool):  # a family option that takes a value (--use-vae true)
+            parts.append(f"{flag} {str(value).lower()}")
         elif isinstance(value, dict):
             parts.append(f"{flag} " + ",".join(f"{k}:{v}" for k, v in sorted(value.items(), key=lambda kv: int(kv[0]))))
         else:
