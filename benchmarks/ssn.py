@@ -260,7 +260,8 @@ def run_transfer(args, out: Path) -> list[dict]:
 
 def run_curve(args, out: Path) -> list[dict]:
     """Every ``--every`` kimg of each run folder in ``--curve``: distortion and the quality scores of the EMA
-    generator of its snapshot nearest that kimg (``common.export_at``); first the quality of another
+    generator of its snapshot nearest that kimg (``common.export_at``), and the mean global gate of a gated
+    SSN (NaN without one); first the quality of another
     ``ref.count`` procedural faces (the floor) and of ``--init-from``."""
     import json
 
@@ -269,8 +270,8 @@ def run_curve(args, out: Path) -> list[dict]:
 
     ref = Reference(args.fd_count)
     nan = float("nan")
-    rows = [dict(run="procedural (floor)", kimg=nan, distortion=nan, **image_quality(procedural_faces(ref.count, ref.count), ref)),
-            dict(run=f"{args.init_from} (StyleGAN2)", kimg=nan, distortion=nan, **quality(load_model(args.init_from), ref))]  # fmt: skip
+    rows = [dict(run="procedural (floor)", kimg=nan, distortion=nan, **image_quality(procedural_faces(ref.count, ref.count), ref), gate=nan),
+            dict(run=f"{args.init_from} (StyleGAN2)", kimg=nan, distortion=nan, **quality(load_model(args.init_from), ref), gate=nan)]  # fmt: skip
     print(rows, file=sys.stderr, flush=True)
     for run in map(Path, args.curve):
         batch = json.loads((run / "train_config.json").read_text())["batch"]
@@ -280,7 +281,8 @@ def run_curve(args, out: Path) -> list[dict]:
         targets = [round(args.every * i, 6) for i in range(1, int(have[-1] / args.every + 1e-6) + 1)]
         for h in sorted({min(have, key=lambda h: abs(h - k)) for k in targets}):
             G = load_model(export_at(run, h, out / "curve_export" / run.name))
-            rows.append(dict(run=run.name, kimg=h, distortion=mean_distortion(G, args.samples), **quality(G, ref)))
+            gate = G.mapping.global_gate().mean().item() if G.mapping.encoder_global else float("nan")
+            rows.append(dict(run=run.name, kimg=h, distortion=mean_distortion(G, args.samples), **quality(G, ref), gate=gate))
             print(rows[-1], file=sys.stderr, flush=True)
     return rows
 
@@ -360,7 +362,7 @@ def main(argv: list[str] | None = None) -> None:
         print_written([write_csv(out / "ssn_tradeoff.csv", rows), plot_tradeoff(rows, Path(args.figures_dir) / "ssn_tradeoff.png")])
     elif args.curve:
         rows = run_curve(args, out)
-        print_table(rows, [("run", "16s", "run"), ("kimg", "6.2f", "kimg"), ("distortion", "11.3e", "distortion"), ("FD-parser", "9.4f", "fd_parser"), ("P", "5.2f", "precision"), ("R", "5.2f", "recall"), ("div", "5.2f", "diversity"), ("spread", "6.2f", "spread")])
+        print_table(rows, [("run", "16s", "run"), ("kimg", "6.2f", "kimg"), ("distortion", "11.3e", "distortion"), ("FD-parser", "9.4f", "fd_parser"), ("P", "5.2f", "precision"), ("R", "5.2f", "recall"), ("div", "5.2f", "diversity"), ("spread", "6.2f", "spread"), ("gate", "5.2f", "gate")])
         print_written([write_csv(out / "ssn_curve.csv", rows), plot_curve(rows, Path(args.figures_dir) / "ssn_curve.png")])
     else:
         rows = run_transfer(args, out)
