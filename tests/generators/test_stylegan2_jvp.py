@@ -25,7 +25,9 @@ def test_one_linearization_gives_every_chunk_what_synthesize_jvp_gives(overrides
         chunks = torch.cat([lin(dws[:3]), lin(dws[3:])])  # the same primal state, used twice
         img, dimg = G.synthesize_jvp(ws, dws)
     torch.testing.assert_close(lin.image, img, rtol=0, atol=0)
-    torch.testing.assert_close(chunks, dimg, rtol=1e-6, atol=1e-7 * float(dimg.abs().max()))
+    # chunks of 3 and 4 tangents against one batch of 7: float32 kernels may sum in another order per batch
+    # size (seen: 2.3e-7 of the largest value on an AMD EPYC with AVX-512), so the bound is 1e-6 of it
+    torch.testing.assert_close(chunks, dimg, rtol=0, atol=1e-6 * float(dimg.abs().max()))
 
 
 @pytest.mark.parametrize("overrides", [{}, {"architecture": "resnet"}, {"conv_clamp": 0.5}], ids=["skip", "resnet", "clamped"])
