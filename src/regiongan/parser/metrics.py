@@ -172,7 +172,6 @@ def fd_parser_floor(
     return frechet_distance(mu1, sigma1, mu2, sigma2)
 
 
-
 def pr_parser(
     images: ImageSource,
     parser: PartParser,
