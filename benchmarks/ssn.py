@@ -183,9 +183,9 @@ def plot_curve(rows: list[dict], path: Path) -> Path:
     the diversity ratio is printed at each run's last point. Drawn with PIL."""
     import math
 
-    runs = [r for r in dict.fromkeys(row["run"] for row in rows) if any(row["run"] == r and row["kimg"] == row["kimg"] for row in rows)]
+    pts = [row for row in rows if row["kimg"] == row["kimg"]]  # NaN kimg: the reference rows, not drawn
+    runs = list(dict.fromkeys(row["run"] for row in pts))
     colours = ["crimson", "royalblue", "darkgreen", "darkorange", "purple", "grey"]
-    pts = [row for row in rows if row["kimg"] == row["kimg"]]  # NaN kimg: the StyleGAN2 reference row
     W, H, m, gap = 980, 420, 60, 60
     pw = (W - 2 * m - gap) // 2
     img = Image.new("RGB", (W, H), "white")
@@ -261,8 +261,8 @@ def run_transfer(args, out: Path) -> list[dict]:
 def run_curve(args, out: Path) -> list[dict]:
     """Every ``--every`` kimg of each run folder in ``--curve``: distortion and the quality scores of the EMA
     generator of its snapshot nearest that kimg (``common.export_at``), and the mean global gate of a gated
-    SSN (NaN without one); first the quality of another
-    ``ref.count`` procedural faces (the floor) and of ``--init-from``."""
+    SSN (NaN without one). First rows: the quality of another ``ref.count`` procedural faces (the floor) and
+    of ``--init-from``."""
     import json
 
     from regiongan.checkpoints import load_model

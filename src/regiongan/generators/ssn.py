@@ -46,8 +46,8 @@ class SSNMapping(nn.Module):
     ``z̄ = normalise(Σ_blocks normalise(z_b))`` (for independent blocks a StyleGAN2 z again), mapped by the
     same MLP to ``w̄``, and every block's w becomes ``w_b + g ⊙ (w̄ − w_b)`` with a learnt per-channel gate
     ``g = encoder_global_gate [w_c]``, initialised to 1: a fresh (or transferred) network is then the
-    StyleGAN2 of the pooled z, coherent and varied, and training moves the channels that the
-    low-distortion regulariser penalises towards their local code (g → 0). Through the pool every block
+    StyleGAN2 of the pooled z, coherent and varied, and training moves each channel towards its local code
+    (g → 0) as far as the low-distortion regulariser and D settle on. Through the pool every block
     moves every block's w — the path for attributes of the whole image (a background, a skin tone) that
     a 3×3 neighbourhood cannot make coherent across the grid; g says how much of each channel is global.
     A spatially constant z gives ``w̄ = w_b`` whatever g, so the StyleGAN2 transfer stays exact.

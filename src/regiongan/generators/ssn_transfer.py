@@ -49,7 +49,8 @@ def ssn_config_from_stylegan2(
         mapping_layers=sg2_config.get("mapping_layers", 8),
         mapping_lr_multiplier=sg2_config.get("mapping_lr_multiplier", 0.01),
         mapping_layer_features=sg2_config.get("mapping_layer_features"), encoder_layers=encoder_layers,
-        encoder_global=encoder_global, gate_lr_multiplier=gate_lr_multiplier, channel_base=sg2_config.get("channel_base", 32768), channel_max=sg2_config.get("channel_max", 512),
+        encoder_global=encoder_global, gate_lr_multiplier=gate_lr_multiplier,
+        channel_base=sg2_config.get("channel_base", 32768), channel_max=sg2_config.get("channel_max", 512),
         channels=sg2_config.get("channels"), resample_filter=list(sg2_config.get("resample_filter", (1, 3, 3, 1))),
         conv_clamp=sg2_config.get("conv_clamp"), w_avg_beta=sg2_config.get("w_avg_beta", 0.995),
     )  # fmt: skip
@@ -96,13 +97,14 @@ def ssn_from_stylegan2(
     z_channels: int | None = None,
     encoder_layers: int = 1,
     encoder_global: bool = False,
+    gate_lr_multiplier: float = 1.0,
 ) -> SSNGenerator:
     """An :class:`SSNGenerator` with every transferable weight of ``G_sg2`` and a fresh spatial encoder
     (drawn from torch's global generator, as any fresh module; seed it with ``torch.manual_seed``), on
     ``G_sg2``'s device, in eval mode without gradients as loaded models are."""
     if not isinstance(G_sg2, StyleGAN2):
         raise ValueError(f"ssn_from_stylegan2 needs a StyleGAN2 generator, got {type(G_sg2).__name__}")
-    config = ssn_config_from_stylegan2(G_sg2.config, block_grid, z_channels, encoder_layers, encoder_global)
+    config = ssn_config_from_stylegan2(G_sg2.config, block_grid, z_channels, encoder_layers, encoder_global, gate_lr_multiplier)
     state = transfer_state(G_sg2.state_dict(), config)
     G = SSNGenerator(**config)
     missing, unexpected = G.load_state_dict(state, strict=False)

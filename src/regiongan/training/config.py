@@ -51,10 +51,12 @@ _SG2_ONLY = dict(
     r1_gamma=1.0, r1_interval=16, pl_weight=0.0, pl_interval=4, pl_decay=0.01, pl_batch_shrink=2, style_mixing=0.9,
 )  # fmt: skip
 #: SSN (docs/ssn.md): StyleGAN2's skeleton, objective and D, a latent grid, the low-distortion regulariser
-#: (λ_D = 100, the paper's knee; lazy, every 4 steps) and optional transfer initialisation from a StyleGAN2.
+#: (λ_D = 100, the paper's knee; lazy, every 4 steps), an optional global gate, and optional initialisation
+#: from a StyleGAN2 (transfer) or an SSN run (fine-tune).
 _SSN_ONLY = dict(
-    block_grid=4, encoder_global=False, gate_lr_multiplier=1.0, distortion_weight=100.0, distortion_interval=4, distortion_ramp_kimg=0.0, init_from=None
-)
+    block_grid=4, encoder_global=False, gate_lr_multiplier=1.0, distortion_weight=100.0, distortion_interval=4,
+    distortion_ramp_kimg=0.0, init_from=None,
+)  # fmt: skip
 _BIGGAN_ONLY = dict(
     channel_width=32, d_channel_width="channel_width", blocks_per_resolution=2, attention="resolution/2",
     n_stats=17, standing_samples=64, ortho_reg=0.0,
@@ -254,10 +256,9 @@ class TrainConfig:
             v = getattr(self, name)
             if given(name):
                 need(isinstance(v, int) and v >= 0, f"{name} must be an integer >= 0, got {v!r}")
-        for name in ("kimg", "snap_kimg", "g_lr", "d_lr", "gate_lr_multiplier"):
+        for name in ("kimg", "snap_kimg", "g_lr", "d_lr") + (("gate_lr_multiplier",) if given("gate_lr_multiplier") else ()):
             v = getattr(self, name)
-            if name != "gate_lr_multiplier" or given(name):
-                need(isinstance(v, (int, float)) and v > 0, f"{name} must be > 0, got {v!r}")
+            need(isinstance(v, (int, float)) and v > 0, f"{name} must be > 0, got {v!r}")
         for name in ("r1_gamma", "pl_weight", "ema_kimg", "ema_rampup", "ortho_reg", "distortion_weight", "distortion_ramp_kimg", "d_warmup_kimg"):
             v = getattr(self, name)
             if given(name):

@@ -5,13 +5,15 @@
     -> D main -> D reg (R1, lazy)
 
 The low-distortion regulariser (:func:`~regiongan.training.losses.low_distortion_loss`, weight
-``distortion_weight`` λ_D) runs every ``distortion_interval`` steps, scaled by that interval; on a step where
+``distortion_weight`` λ_D, ramped from 0 over ``distortion_ramp_kimg``) runs every ``distortion_interval``
+steps, scaled by that interval; on a step where
 the path-length regulariser is also due both terms form one G reg phase. G's Adam carries the lazy
 correction of the more frequent of the two regularisers (:func:`make_adam`).
 
 ``init_from`` (``--init-from faces-64``): G starts as the transfer of that StyleGAN2
-(:func:`~regiongan.generators.ssn_transfer.transfer_state`; the spatial encoder is fresh, gains 0). Shipped
-models carry no discriminator, so D always starts fresh.
+(:func:`~regiongan.generators.ssn_transfer.transfer_state`; the spatial encoder and global gate are fresh).
+Shipped models carry no discriminator, so D starts fresh. ``--init-from RUN_DIR`` (an SSN training run)
+takes both G and D from that run's newest snapshot instead (:func:`init_from_ssn_run`).
 """
 
 from __future__ import annotations
@@ -55,9 +57,8 @@ def _g_adam_interval(cfg: TrainConfig) -> int | None:
 def ssn_generator_config(cfg: TrainConfig) -> dict[str, Any]:
     """The :class:`SSNGenerator` config of a run (``z_dim`` / ``w_dim`` are per-block channels)."""
     return dict(
-        z_channels=cfg.z_dim, w_channels=cfg.w_dim, block_grid=cfg.block_grid, encoder_global=bool(cfg.encoder_global),
-        gate_lr_multiplier=float(cfg.gate_lr_multiplier or 1.0),
-        img_resolution=cfg.resolution,
+        z_channels=cfg.z_dim, w_channels=cfg.w_dim, block_grid=cfg.block_grid, img_resolution=cfg.resolution,
+        encoder_global=bool(cfg.encoder_global), gate_lr_multiplier=float(cfg.gate_lr_multiplier or 1.0),
         mapping_layers=cfg.mapping_layers, channel_base=cfg.channel_base, channel_max=cfg.channel_max,
         channels=cfg.g_channels,
     )  # fmt: skip
@@ -104,7 +105,7 @@ def _is_run_dir(path: str) -> bool:
     return Path(path).is_dir() and (Path(path) / "train_config.json").is_file()
 
 
-def init_from_ssn_run(cfg: TrainConfig, config: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+def init_from_ssn_run(cfg: TrainConfig) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """``cfg.init_from`` is an SSN training run: (G state, D state) of its newest snapshot, for a fine-tune
     with other options (a stronger λ_D, say) that keeps the trained discriminator. The run's networks must
     have this run's shapes; otherwise a one-line ValueError naming the options that differ."""
@@ -117,10 +118,14 @@ def init_from_ssn_run(cfg: TrainConfig, config: dict[str, Any]) -> tuple[dict[st
     found = load_latest_snapshot(cfg.init_from)
     if found is None:
         raise ValueError(f"--init-from {cfg.init_from}: the run has no snapshot yet")
-    snap, path = found
+    snap = found[0]
     shape_fields = ("resolution", "z_dim", "w_dim", "mapping_layers", "channel_base", "channel_max", "g_channels",
                     "d_channels", "block_grid", "encoder_global", "gate_lr_multiplier", "mbstd_group")  # fmt: skip
-    differ = [f"--{f.replace('_', '-')} {getattr(src, f)!r} there, {getattr(cfg, f)!r} here" for f in shape_fields if getattr(src, f) != getattr(cfg, f)]
+    differ = [
+        f"--{f.replace('_', '-')} {getattr(src, f)!r} there, {getattr(cfg, f)!r} here"
+        for f in shape_fields
+        if getattr(src, f) != getattr(cfg, f)
+    ]
     if differ:
         raise ValueError(f"--init-from {cfg.init_from}: its networks differ from this run's ({'; '.join(differ)})")
     return snap["G"], snap["D"]
@@ -178,7 +183,7 @@ class SSNFamily(StyleGAN2Family):
             raise ValueError("SSN is unconditional; leave out --conditional with --family ssn")
         config, state, d_state = ssn_generator_config(cfg), None, None
         if cfg.init_from and _is_run_dir(cfg.init_from):
-            state, d_state = init_from_ssn_run(cfg, config)
+            state, d_state = init_from_ssn_run(cfg)
         elif cfg.init_from:
             config, state = init_from_stylegan2(cfg)
         G = SSNGenerator(**config)
